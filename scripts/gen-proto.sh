@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Regenerate the TypeScript types of every message and service in proto/ with
+# ts-proto. protoc is Debian's protobuf-compiler (installed by setup-node.sh);
+# the generated files are committed and CI checks they are current.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=services/common/src/gen
+rm -rf "$out"
+mkdir -p "$out"
+mapfile -t files < <(cd proto && find . -name '*.proto' | sed 's|^\./||' | sort)
+protoc \
+  --plugin=protoc-gen-ts_proto=node_modules/.bin/protoc-gen-ts_proto \
+  --ts_proto_out="$out" \
+  --ts_proto_opt=outputServices=grpc-js,esModuleInterop=true,importSuffix=.js,forceLong=bigint,env=node,useDate=false,outputIndex=false \
+  -I proto "${files[@]}"
+echo "generated $(find "$out" -name '*.ts' | wc -l) files into $out"

@@ -1,0 +1,43 @@
+// Subject names of the crius bus: one place builds them so every service and
+// the NATS permissions agree. Contract: crius.v1.<service>.<Method> for
+// requests, crius.v1.events.<kind>.<id> for events.
+
+export const SUBJECT_ROOT = 'crius.v1';
+export const EVENTS_ROOT = `${SUBJECT_ROOT}.events`;
+
+/** The services on the bus; the process of each is named `<name>-svc`. */
+export const SERVICES = ['image', 'storage', 'runtime', 'network', 'monitor'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+/** Every bus participant with its own NATS identity. */
+export const BUS_USERS = ['gateway', ...SERVICES, 'launcher', 'observer'] as const;
+export type BusUser = (typeof BUS_USERS)[number];
+
+/** Event kinds and who may publish them (one publisher kind each where possible). */
+export const EVENT_KINDS = ['container', 'sandbox', 'image', 'network', 'oom'] as const;
+export type EventKind = (typeof EVENT_KINDS)[number];
+
+const TOKEN = /^[A-Za-z0-9_-]+$/;
+
+export function requestSubject(service: ServiceName, method: string): string {
+  if (!TOKEN.test(method)) throw new Error(`bad bus method name ${JSON.stringify(method)}`);
+  return `${SUBJECT_ROOT}.${service}.${method}`;
+}
+
+export function serviceSubjects(service: ServiceName): string {
+  return `${SUBJECT_ROOT}.${service}.>`;
+}
+
+/** Event subject; ids are made subject-safe (no dots or wildcards). */
+export function eventSubject(kind: EventKind, id: string): string {
+  const safe = id.replace(/[^A-Za-z0-9_-]/g, '_') || '_';
+  return `${EVENTS_ROOT}.${kind}.${safe}`;
+}
+
+export function inboxPrefix(user: BusUser): string {
+  return `_INBOX_${user}`;
+}
+
+export function processName(service: ServiceName): string {
+  return `${service}-svc`;
+}

@@ -1,0 +1,8 @@
+// @crius/common: what every crius process shares — errors, config, logging,
+// the bus, and the generated protobuf types (import those from
+// '@crius/common/cri' and '@crius/common/health').
+export * from './errors.js';
+export * from './log.js';
+export * from './config/index.js';
+export * from './bus/index.js';
+export * from './service/run.js';

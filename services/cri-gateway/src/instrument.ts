@@ -1,0 +1,45 @@
+// The one wrapper around every CRI call: request id, logging (mutations at
+// info, reads at debug), and the single mapping of crius errors to gRPC
+// status. Handlers only validate, send one bus request and map the reply.
+import { randomUUID } from 'node:crypto';
+import { status as GrpcStatus, type ServiceError, Metadata } from '@grpc/grpc-js';
+import { toCriusError, type Logger } from '@crius/common';
+
+export interface CallContext {
+  method: string;
+  requestId: string;
+  /** Absolute deadline (epoch ms) from the gRPC caller; undefined when it set none. */
+  deadline?: number;
+  log: Logger;
+}
+
+const READ = /^(List|Stream|Get)|(Status|Stats|FsInfo|Version|Metrics|Descriptors|Config)$/;
+
+export function newContext(method: string, deadline: Date | number, log: Logger): CallContext {
+  const requestId = randomUUID().slice(0, 13);
+  const ms = deadline instanceof Date ? deadline.getTime() : deadline;
+  return {
+    method,
+    requestId,
+    deadline: Number.isFinite(ms) ? ms : undefined,
+    log: log.child({ method, requestId }),
+  };
+}
+
+export function toServiceError(err: unknown): Partial<ServiceError> {
+  const e = toCriusError(err);
+  return { code: e.code as unknown as GrpcStatus, details: e.message, metadata: new Metadata() };
+}
+
+/** Log the end of a call at the level its kind deserves. */
+export function logOutcome(ctx: CallContext, started: number, err?: unknown): void {
+  const ms = +(performance.now() - started).toFixed(3);
+  if (err) {
+    const e = toCriusError(err);
+    ctx.log.warn({ ms, code: e.code, err: e.message }, 'failed');
+  } else if (READ.test(ctx.method)) {
+    ctx.log.debug({ ms }, 'ok');
+  } else {
+    ctx.log.info({ ms }, 'ok');
+  }
+}

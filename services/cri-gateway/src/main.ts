@@ -1,0 +1,54 @@
+// cri-gateway process: the CRI socket in front of the bus. It keeps no
+// container state: every call goes to the service that owns it.
+import { chmod, chown, mkdir, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { BusClient, connectBus, createLogger, credentialsDir, loadConfig } from '@crius/common';
+import { buildServer, listen } from './server.js';
+
+export const GATEWAY_VERSION = '0.1.0';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { config: { type: 'string' } } });
+  const config = loadConfig(values.config);
+  const log = createLogger('cri-gateway', config.log.level);
+  const nc = await connectBus({ address: config.bus.address, user: 'gateway', credentialsDir: credentialsDir(config), name: 'cri-gateway' });
+  const bus = new BusClient(nc, { defaultTimeoutMs: config.bus.request_timeout * 1000 });
+  const server = buildServer({ bus, config, log, runtimeVersion: GATEWAY_VERSION });
+
+  const socket = config.api.listen;
+  await mkdir(path.dirname(socket), { recursive: true });
+  await rm(socket, { force: true });
+  await listen(server, socket);
+  await chmod(socket, parseInt(config.api.socket_mode, 8));
+  if (config.api.socket_group) await chown(socket, process.getuid?.() ?? 0, groupId(config.api.socket_group));
+  log.info({ socket, bus: config.bus.address }, 'ready');
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    const force = setTimeout(() => server.forceShutdown(), 5000);
+    server.tryShutdown(async () => {
+      clearTimeout(force);
+      await nc.drain().catch(() => undefined);
+      await rm(socket, { force: true });
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+function groupId(group: string): number {
+  if (/^\d+$/.test(group)) return Number(group);
+  const line = execFileSync('getent', ['group', group], { encoding: 'utf8' });
+  return Number(line.split(':')[2]);
+}
+
+main().catch((err) => {
+  process.stderr.write(`cri-gateway: ${(err as Error).message}\n`);
+  process.exit(1);
+});

@@ -86,7 +86,7 @@ function streamHandler(m: CriMethodInfo, fn: StreamFn, log: Logger) {
         call.end();
       } catch (err) {
         logOutcome(ctx, started, err);
-        call.destroy(toServiceError(err) as Error);
+        call.emit('error', toServiceError(err));
       }
     })();
   };

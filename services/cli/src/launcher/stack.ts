@@ -1,27 +1,23 @@
 // The whole crius stack on one node, as supervised children: nats-server
 // with one user per bus participant, then every service, then the gateway.
 // Stops in the reverse order. Used by `crius up` and by the tests.
-import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile, chmod } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NatsConnection } from 'nats';
 import {
-  BUS_USERS,
   BusClient,
   SERVICES,
   connectBus,
-  credentialFile,
   credentialsDir,
-  natsServerConfig,
   processName,
-  type BusCredential,
   type CriusConfig,
   type ServiceName,
 } from '@crius/common';
 import { HealthRequest, HealthResponse } from '@crius/common/health';
 import { Supervised } from './supervisor.js';
+import { splitAddress, writeBusConfig } from './bus-config.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
@@ -36,11 +32,6 @@ export interface StackOptions {
 export function serviceEntry(service: ServiceName | 'gateway'): string {
   const dir = service === 'gateway' ? 'cri-gateway' : processName(service);
   return path.join(REPO_ROOT, 'services', dir, 'dist', 'main.js');
-}
-
-function splitAddress(address: string): { host: string; port: number } {
-  const i = address.lastIndexOf(':');
-  return { host: address.slice(0, i), port: Number(address.slice(i + 1)) };
 }
 
 export class Stack {
@@ -59,7 +50,7 @@ export class Stack {
   async start(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     await mkdir(this.logDir, { recursive: true });
-    const natsConf = await this.writeBusConfig();
+    const natsConf = await writeBusConfig(this.opts.config);
     const nats = this.spawn('nats', this.opts.config.bus.server_binary, ['-c', natsConf]);
     const { host, port } = splitAddress(this.opts.config.bus.address);
     await waitFor(() => canConnect(host, port), deadline, `nats-server on ${this.opts.config.bus.address} (log: ${nats.spec.logFile})`);
@@ -97,23 +88,6 @@ export class Stack {
       deadline,
       `${processName(service)} health (log: ${path.join(this.logDir, `${processName(service)}.log`)})`,
     );
-  }
-
-  private async writeBusConfig(): Promise<string> {
-    const cfg = this.opts.config;
-    const dir = credentialsDir(cfg);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const credentials: BusCredential[] = BUS_USERS.map((user) => ({ user, password: randomBytes(18).toString('base64url') }));
-    for (const c of credentials) {
-      const file = credentialFile(dir, c.user);
-      await writeFile(file, JSON.stringify(c) + '\n', { mode: 0o600 });
-      await chmod(file, 0o600);
-    }
-    const { host, port } = splitAddress(cfg.bus.address);
-    const conf = path.join(dir, 'nats-server.conf');
-    const text = natsServerConfig({ host, port, maxPayloadBytes: cfg.api.max_msg_size, credentials });
-    await writeFile(conf, text, { mode: 0o600 });
-    return conf;
   }
 
   private spawnNode(name: string, entry: string): Supervised {

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { CRI_ROUTES, criMethods, methodsOwnedBy } from './routes.js';
+import { MAY_CALL, permissionsFor } from './permissions.js';
+
+describe('routing table', () => {
+  it('routes each of the 41 CRI methods exactly once', () => {
+    const methods = criMethods();
+    expect(methods).toHaveLength(41);
+    expect(new Set(methods.map((m) => m.name)).size).toBe(41);
+    expect(Object.keys(CRI_ROUTES).sort()).toEqual(methods.map((m) => m.name).sort());
+  });
+
+  it('keeps the gateway to Version, Status and the event relay', () => {
+    expect(criMethods().filter((m) => m.owner === 'gateway').map((m) => m.name).sort()).toEqual(['GetContainerEvents', 'Status', 'Version']);
+  });
+
+  it('gives image-svc the whole ImageService', () => {
+    expect(methodsOwnedBy('image').sort()).toEqual(['ImageFsInfo', 'ImageStatus', 'ListImages', 'PullImage', 'RemoveImage', 'StreamImages']);
+  });
+
+  it('lets the gateway call every service that owns a CRI method', () => {
+    const owners = new Set(criMethods().map((m) => m.owner).filter((o) => o !== 'gateway'));
+    for (const o of owners) expect(MAY_CALL.gateway).toContain(o);
+  });
+});
+
+describe('bus permissions', () => {
+  it('image-svc may publish only to storage requests and image events', () => {
+    expect(permissionsFor('image').publish.sort()).toEqual(['crius.v1.events.image.>', 'crius.v1.storage.>']);
+    expect(permissionsFor('image').subscribe).toContain('crius.v1.image.>');
+    expect(permissionsFor('image').subscribe).not.toContain('crius.v1.events.>');
+  });
+
+  it('storage-svc calls nobody and publishes no events', () => {
+    expect(permissionsFor('storage').publish).toEqual([]);
+  });
+
+  it('every user has a private inbox prefix', () => {
+    expect(permissionsFor('gateway').subscribe).toContain('_INBOX_gateway.>');
+    expect(permissionsFor('runtime').subscribe).not.toContain('_INBOX_gateway.>');
+  });
+});

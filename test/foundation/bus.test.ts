@@ -1,0 +1,142 @@
+// The bus contract against a real nats-server with the real permissions:
+// typed round trips, errors as gRPC codes in headers, deadline propagation,
+// no-responder and timeout mapping, streamed replies, and the per-service
+// subject permissions.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  BusClient,
+  Code,
+  DeadlineExceededError,
+  NotFoundError,
+  UnavailableError,
+  serveBus,
+  stream,
+  unary,
+  createLogger,
+  eventSubject,
+  type HandlerContext,
+} from '@crius/common';
+import { HealthRequest, HealthResponse } from '@crius/common/health';
+import { startNats, type TestNats } from '../harness/nats.js';
+
+let nats: TestNats;
+let gateway: BusClient;
+const seen: HandlerContext[] = [];
+const log = createLogger('bus-test', 'silent');
+
+beforeAll(async () => {
+  nats = await startNats();
+  const runtimeNc = await nats.connect('runtime');
+  await serveBus(runtimeNc, {
+    service: 'runtime',
+    version: '0.0.1',
+    log,
+    endpoints: {
+      Echo: unary(HealthRequest, HealthResponse, async (_req, ctx) => {
+        seen.push(ctx);
+        return HealthResponse.fromPartial({ service: 'runtime', ready: true, pid: 42 });
+      }),
+      Missing: unary(HealthRequest, HealthResponse, async () => {
+        throw new NotFoundError('container "abc" not found');
+      }),
+      Crash: unary(HealthRequest, HealthResponse, () => Promise.reject(new TypeError('boom'))),
+      Slow: unary(HealthRequest, HealthResponse, (_req, ctx) => new Promise((r) => ctx.signal.addEventListener('abort', () => r(HealthResponse.fromPartial({}))))),
+      Three: stream(HealthRequest, HealthResponse, async function* () {
+        for (let pid = 1; pid <= 3; pid++) yield HealthResponse.fromPartial({ pid });
+      }),
+    },
+    unimplemented: ['NotYet'],
+  });
+  gateway = new BusClient(await nats.connect('gateway'));
+});
+afterAll(async () => nats?.stop());
+
+describe('request/reply', () => {
+  it('round-trips typed messages and carries deadline and request id', async () => {
+    const deadline = Date.now() + 3000;
+    const res = await gateway.call('runtime', 'Echo', HealthRequest, HealthResponse, {}, { deadline, requestId: 'req-1' });
+    expect(res).toMatchObject({ service: 'runtime', ready: true, pid: 42 });
+    expect(seen.at(-1)).toMatchObject({ requestId: 'req-1', deadline });
+  });
+
+  it('turns a thrown crius error into the same error and code', async () => {
+    const err = await gateway.call('runtime', 'Missing', HealthRequest, HealthResponse, {}).catch((e) => e);
+    expect(err).toBeInstanceOf(NotFoundError);
+    expect(err.code).toBe(Code.NOT_FOUND);
+    expect(err.message).toBe('container "abc" not found');
+  });
+
+  it('turns a rejected promise into INTERNAL, not silence', async () => {
+    const err = await gateway.call('runtime', 'Crash', HealthRequest, HealthResponse, {}, { deadline: Date.now() + 2000 }).catch((e) => e);
+    expect(err.code).toBe(Code.INTERNAL);
+    expect(err.message).toContain('boom');
+  });
+
+  it('answers UNIMPLEMENTED naming the service for owned but unwired methods', async () => {
+    const err = await gateway.call('runtime', 'NotYet', HealthRequest, HealthResponse, {}).catch((e) => e);
+    expect(err.code).toBe(Code.UNIMPLEMENTED);
+    expect(err.message).toBe('runtime-svc does not implement NotYet yet');
+  });
+
+  it('maps no responders to UNAVAILABLE naming the service', async () => {
+    const err = await gateway.call('storage', 'Anything', HealthRequest, HealthResponse, {}).catch((e) => e);
+    expect(err).toBeInstanceOf(UnavailableError);
+    expect(err.message).toContain('storage-svc is not running');
+  });
+
+  it('maps a passed deadline to DEADLINE_EXCEEDED and aborts the handler', async () => {
+    const started = Date.now();
+    const err = await gateway.call('runtime', 'Slow', HealthRequest, HealthResponse, {}, { deadline: Date.now() + 300 }).catch((e) => e);
+    expect(err).toBeInstanceOf(DeadlineExceededError);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('streams replies until the end marker', async () => {
+    const pids: number[] = [];
+    for await (const chunk of gateway.requestStreamRaw('runtime', 'Three', HealthRequest.encode({} as HealthRequest).finish())) {
+      pids.push(HealthResponse.decode(chunk).pid);
+    }
+    expect(pids).toEqual([1, 2, 3]);
+  });
+});
+
+describe('permissions', () => {
+  it('image-svc may not call runtime-svc methods', async () => {
+    const before = seen.length;
+    const image = new BusClient(await nats.connect('image'));
+    const err = await image.call('runtime', 'Echo', HealthRequest, HealthResponse, {}, { deadline: Date.now() + 1000 }).catch((e) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(seen.length).toBe(before);
+  });
+
+  it('runtime-svc may call image-svc subjects (its declared dependency)', async () => {
+    const runtime = new BusClient(await nats.connect('runtime'));
+    // Nobody serves image here, so the server lets the request through and answers "no responders".
+    const err = await runtime.call('image', 'Health', HealthRequest, HealthResponse, {}).catch((e) => e);
+    expect(err).toBeInstanceOf(UnavailableError);
+  });
+
+  it('a service cannot publish events of another kind', async () => {
+    const observer = await nats.connect('observer');
+    const got: string[] = [];
+    const sub = observer.subscribe('crius.v1.events.>', { callback: (_e, m) => got.push(m.subject) });
+    await observer.flush();
+    const imageNc = await nats.connect('image');
+    imageNc.publish(eventSubject('container', 'forged'), new Uint8Array([1]));
+    imageNc.publish(eventSubject('image', 'sha256_abc'), new Uint8Array([1]));
+    await imageNc.flush().catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 200));
+    sub.unsubscribe();
+    expect(got).toEqual(['crius.v1.events.image.sha256_abc']);
+  });
+
+  it('a service cannot subscribe to another service\'s requests', async () => {
+    const imageNc = await nats.connect('image');
+    const sub = imageNc.subscribe('crius.v1.runtime.>');
+    const err = await (async () => {
+      for await (const _m of sub) return undefined;
+      return undefined;
+    })().catch((e) => e);
+    expect(String(err?.message ?? err)).toMatch(/permissions violation/i);
+  });
+});

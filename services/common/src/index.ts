@@ -6,3 +6,4 @@ export * from './log.js';
 export * from './config/index.js';
 export * from './bus/index.js';
 export * from './service/run.js';
+export * from './fs/atomic.js';

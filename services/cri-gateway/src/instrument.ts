@@ -10,7 +10,10 @@ export interface CallContext {
   requestId: string;
   /** Absolute deadline (epoch ms) from the gRPC caller; undefined when it set none. */
   deadline?: number;
-  log: Logger;
+  /** Child logger with method and request id, made on first use (hot path stays cheap). */
+  readonly log: Logger;
+  /** Whether debug lines are wanted at all (decided without making the child). */
+  debug: boolean;
 }
 
 const READ = /^(List|Stream|Get)|(Status|Stats|FsInfo|Version|Metrics|Descriptors|Config)$/;
@@ -18,11 +21,15 @@ const READ = /^(List|Stream|Get)|(Status|Stats|FsInfo|Version|Metrics|Descriptor
 export function newContext(method: string, deadline: Date | number, log: Logger): CallContext {
   const requestId = randomUUID().slice(0, 13);
   const ms = deadline instanceof Date ? deadline.getTime() : deadline;
+  let child: Logger | undefined;
   return {
     method,
     requestId,
     deadline: Number.isFinite(ms) ? ms : undefined,
-    log: log.child({ method, requestId }),
+    debug: log.isLevelEnabled('debug'),
+    get log() {
+      return (child ??= log.child({ method, requestId }));
+    },
   };
 }
 
@@ -38,7 +45,7 @@ export function logOutcome(ctx: CallContext, started: number, err?: unknown): vo
     const e = toCriusError(err);
     ctx.log.warn({ ms, code: e.code, err: e.message }, 'failed');
   } else if (READ.test(ctx.method)) {
-    ctx.log.debug({ ms }, 'ok');
+    if (ctx.debug) ctx.log.debug({ ms }, 'ok');
   } else {
     ctx.log.info({ ms }, 'ok');
   }

@@ -1,11 +1,14 @@
-// runtime-svc: bus wiring of the service. Methods it owns that are not wired
-// yet answer UNIMPLEMENTED (see runService).
+// runtime-svc: recover sandbox and container records, then serve them.
 import type { ServiceDefinition } from '@crius/common';
+import { runtimeEndpoints } from './bus.js';
+import { Runtime } from './runtime.js';
 
 export const runtimeService: ServiceDefinition = {
   name: 'runtime',
   version: '0.1.0',
-  async start() {
-    return { endpoints: {} };
+  async start({ dirs, log }) {
+    const rt = new Runtime(dirs.state, log);
+    await rt.load();
+    return { endpoints: runtimeEndpoints(rt) };
   },
 };

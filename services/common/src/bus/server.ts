@@ -15,7 +15,8 @@ export interface HandlerContext {
   deadline?: number;
   /** Aborted when the caller's deadline passes. */
   signal: AbortSignal;
-  log: Logger;
+  /** Child logger carrying the method and request id (made on first use). */
+  readonly log: Logger;
 }
 
 interface UnaryEndpoint<Req, Res> {
@@ -89,7 +90,8 @@ async function dispatch(msg: ServiceMsg, method: string, endpoint: BusEndpoint, 
   const requestId = msg.headers?.get(REQUEST_ID_HEADER) || '';
   const deadlineText = msg.headers?.get(DEADLINE_HEADER);
   const deadline = deadlineText ? Number(deadlineText) : undefined;
-  const log = opts.log.child({ method, ...(requestId ? { requestId } : {}) });
+  let child: Logger | undefined;
+  const logger = () => (child ??= opts.log.child({ method, ...(requestId ? { requestId } : {}) }));
   const controller = new AbortController();
   const timer = deadline !== undefined ? setTimeout(() => controller.abort(), Math.max(0, deadline - Date.now())) : undefined;
   const started = performance.now();
@@ -97,7 +99,14 @@ async function dispatch(msg: ServiceMsg, method: string, endpoint: BusEndpoint, 
     if (deadline !== undefined && deadline <= Date.now()) {
       throw new DeadlineExceededError(`${method}: caller's deadline passed before ${processName(opts.service)} got the request`);
     }
-    const ctx: HandlerContext = { requestId, deadline, signal: controller.signal, log };
+    const ctx: HandlerContext = {
+      requestId,
+      deadline,
+      signal: controller.signal,
+      get log() {
+        return logger();
+      },
+    };
     const request = endpoint.req.decode(msg.data);
     if (endpoint.kind === 'unary') {
       const response = await endpoint.handle(request, ctx);
@@ -109,11 +118,11 @@ async function dispatch(msg: ServiceMsg, method: string, endpoint: BusEndpoint, 
       msg.respond(new Uint8Array(), { headers: end });
     }
     const ms = +(performance.now() - started).toFixed(3);
-    if (READ_METHOD.test(method)) log.debug({ ms }, 'served');
-    else log.info({ ms }, 'served');
+    if (!READ_METHOD.test(method)) logger().info({ ms }, 'served');
+    else if (opts.log.isLevelEnabled('debug')) logger().debug({ ms }, 'served');
   } catch (err) {
     const e = toCriusError(err);
-    log.warn({ code: e.code, err: e.message, cause: causeText(err) }, 'failed');
+    logger().warn({ code: e.code, err: e.message, cause: causeText(err) }, 'failed');
     msg.respondError(e.code, e.message);
   } finally {
     if (timer) clearTimeout(timer);
@@ -123,4 +132,9 @@ async function dispatch(msg: ServiceMsg, method: string, endpoint: BusEndpoint, 
 function causeText(err: unknown): string | undefined {
   const cause = (err as { cause?: unknown })?.cause;
   return cause instanceof Error ? cause.message : undefined;
+}
+
+/** Streamed list replies: the items in pages, so no message nears the size limit. */
+export async function* pages<T, R>(items: readonly T[], wrap: (page: T[]) => R, size = 500): AsyncGenerator<R> {
+  for (let i = 0; i < items.length; i += size) yield wrap(items.slice(i, i + size));
 }

@@ -9,7 +9,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@crius\/common\/cri$/, replacement: src('gen/cri/runtime/v1/api.ts') },
-      { find: /^@crius\/common\/health$/, replacement: src('gen/crius/v1/health.ts') },
+      { find: /^@crius\/common\/proto\/(.+)$/, replacement: src('gen/crius/v1/$1.ts') },
       { find: /^@crius\/common$/, replacement: src('index.ts') },
     ],
   },

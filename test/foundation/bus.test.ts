@@ -16,7 +16,7 @@ import {
   eventSubject,
   type HandlerContext,
 } from '@crius/common';
-import { HealthRequest, HealthResponse } from '@crius/common/health';
+import { HealthRequest, HealthResponse } from '@crius/common/proto/health';
 import { startNats, type TestNats } from '../harness/nats.js';
 
 let nats: TestNats;

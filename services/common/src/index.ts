@@ -1,6 +1,6 @@
 // @crius/common: what every crius process shares — errors, config, logging,
 // the bus, and the generated protobuf types (import those from
-// '@crius/common/cri' and '@crius/common/health').
+// '@crius/common/cri' and '@crius/common/proto/health').
 export * from './errors.js';
 export * from './log.js';
 export * from './config/index.js';

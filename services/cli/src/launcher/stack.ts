@@ -15,7 +15,7 @@ import {
   type CriusConfig,
   type ServiceName,
 } from '@crius/common';
-import { HealthRequest, HealthResponse } from '@crius/common/health';
+import { HealthRequest, HealthResponse } from '@crius/common/proto/health';
 import { Supervised } from './supervisor.js';
 import { splitAddress, writeBusConfig } from './bus-config.js';
 

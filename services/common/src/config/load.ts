@@ -167,3 +167,8 @@ export function serviceDirs(cfg: CriusConfig, service: string): { state: string;
 export function credentialsDir(cfg: CriusConfig): string {
   return cfg.bus.credentials_dir || path.join(cfg.state.run_root, 'bus');
 }
+
+/** image-svc's content store: written by image-svc, read by storage-svc to unpack layers. */
+export function contentStoreDir(cfg: CriusConfig): string {
+  return path.join(cfg.state.root, 'image', 'content');
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HealthResponse } from '@crius/common/health';
+import { HealthResponse } from '@crius/common/proto/health';
 import { statusFrom, type HealthResult } from './status.js';
 
 const healthy = (service: HealthResult['service'], conditions: HealthResponse['conditions'] = []): HealthResult => ({

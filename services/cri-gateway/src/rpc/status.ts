@@ -4,7 +4,7 @@
 // makes its condition false with a reason naming it, never a hang.
 import { SERVICES, processName, toCriusError, type BusClient, type ServiceName } from '@crius/common';
 import type { RuntimeCondition, StatusResponse } from '@crius/common/cri';
-import { HealthRequest, HealthResponse } from '@crius/common/health';
+import { HealthRequest, HealthResponse } from '@crius/common/proto/health';
 
 export const RUNTIME_READY = 'RuntimeReady';
 export const NETWORK_READY = 'NetworkReady';

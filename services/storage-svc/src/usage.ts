@@ -1,0 +1,79 @@
+// Filesystem usage for CRI ImageFsInfo (layers) and container stats (writable layer). Owner: storage-svc.
+// Walks with lstat only (never follows a symlink or crosses into another filesystem), iteratively,
+// and stops after `maxEntries` so one huge tree cannot stall the service; `truncated` says so.
+import { lstat, readdir, realpath } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { MountInfo } from './os.js';
+
+export interface DirUsage {
+  /** Allocated bytes (st_blocks × 512), each hardlinked inode counted once. */
+  bytes: number;
+  inodes: number;
+  truncated: boolean;
+}
+
+export const DEFAULT_MAX_WALK_ENTRIES = 2_000_000;
+
+export async function dirUsage(dir: string, maxEntries = DEFAULT_MAX_WALK_ENTRIES): Promise<DirUsage> {
+  const out: DirUsage = { bytes: 0, inodes: 0, truncated: false };
+  let top;
+  try {
+    top = await lstat(dir, { bigint: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return out;
+    throw e;
+  }
+  const seen = new Set<bigint>();
+  const count = (st: { blocks: bigint; nlink: bigint; ino: bigint }) => {
+    if (st.nlink > 1n) {
+      if (seen.has(st.ino)) return;
+      seen.add(st.ino);
+    }
+    out.bytes += Number(st.blocks) * 512;
+    out.inodes++;
+  };
+  count(top);
+  if (!top.isDirectory()) return out;
+  const stack = [dir];
+  let visited = 1;
+  while (stack.length > 0) {
+    const d = stack.pop()!;
+    let names: string[];
+    try {
+      names = await readdir(d);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // removed while we walked
+      throw e;
+    }
+    for (const name of names) {
+      if (++visited > maxEntries) {
+        out.truncated = true;
+        return out;
+      }
+      const path = join(d, name);
+      let st;
+      try {
+        st = await lstat(path, { bigint: true });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw e;
+      }
+      if (st.dev !== top.dev) continue; // a mount point inside: not our usage
+      count(st);
+      if (st.isDirectory()) stack.push(path);
+    }
+  }
+  return out;
+}
+
+/** The mount point of the filesystem holding `path` (longest matching mount point). */
+export async function mountPointOf(path: string, mounts: MountInfo[]): Promise<string> {
+  const real = await realpath(path);
+  let best = '/';
+  for (const m of mounts) {
+    const mp = m.mountPoint;
+    const inside = real === mp || real.startsWith(mp.endsWith('/') ? mp : `${mp}/`);
+    if (inside && mp.length > best.length) best = mp;
+  }
+  return best;
+}

@@ -1,0 +1,184 @@
+// image-svc against a real docker-registry on 127.0.0.1: pull by tag, by
+// digest, from an index; list, status, remove; short-name search.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InvalidArgumentError, NotFoundError } from '@crius/common';
+import { buildImage, buildIndex, pushImage, type OciImage, type OciIndex } from '../fixtures/oci-image.js';
+import { startRegistry, type RunningRegistry } from '../fixtures/registry.js';
+import { newService, type TestService } from './helpers.js';
+
+let registry: RunningRegistry;
+let image: OciImage;
+let dockerImage: OciImage;
+let multi: OciIndex;
+let imageDigest: string;
+
+beforeAll(async () => {
+  registry = await startRegistry();
+  image = await buildImage({
+    entrypoint: ['/bin/sh', '-c'], cmd: ['echo hello'], env: ['PATH=/bin', 'GREETING=hi'], user: '1000:1000',
+    workingDir: '/home/app', exposedPorts: ['8080/tcp'], stopSignal: 'SIGQUIT', labels: { team: 'crius' },
+    annotations: { 'org.opencontainers.image.title': 'fixture' },
+    extraLayers: [[{ path: 'srv/' }, { path: 'srv/index.html', content: 'hello\n' }]],
+  });
+  dockerImage = await buildImage({ docker: true, user: 'app' });
+  const amd = await buildImage({ labels: { arch: 'amd64' } });
+  const arm = await buildImage({ architecture: 'arm64', variant: 'v8', labels: { arch: 'arm64' } });
+  multi = buildIndex([arm, amd]);
+  imageDigest = await pushImage(registry.url, 'app', '1.0', image);
+  await pushImage(registry.url, 'library/busybox', 'latest', image, { chunkSize: 300_000 });
+  await pushImage(registry.url, 'busybox', 'latest', image);
+  await pushImage(registry.url, 'ns/docker', 'v2', dockerImage);
+  await pushImage(registry.url, 'multi', 'latest', multi);
+});
+
+afterAll(async () => {
+  await registry?.stop();
+});
+
+async function withService<T>(fn: (s: TestService) => Promise<T>, opts = {}): Promise<T> {
+  const s = await newService(opts);
+  try {
+    return await fn(s);
+  } finally {
+    await s.close();
+  }
+}
+
+describe('pull from a real registry', () => {
+  it('pulls by tag, unpacks every layer once and records the image', () => withService(async (s) => {
+    const id = await s.service.pull(`${registry.host}/app:1.0`);
+    expect(id).toBe(image.config.digest);
+    expect(s.unpacker.calls).toHaveLength(1);
+    expect(s.unpacker.calls[0]!.map((l) => [l.digest, l.diffId])).toEqual(image.layers.map((l) => [l.digest, l.diffId]));
+    expect(await s.blobs()).toEqual([image.manifest.digest, image.config.digest, ...image.layers.map((l) => l.digest)].sort());
+    const [listed] = await s.service.list();
+    expect(listed).toEqual({
+      id, repoTags: [`${registry.host}/app:1.0`], repoDigests: [`${registry.host}/app@${imageDigest}`],
+      size: image.manifest.size + image.config.size + image.layers.reduce((n, l) => n + l.size, 0),
+      uid: { value: 1000 }, username: '', spec: { image: id, annotations: { 'org.opencontainers.image.title': 'fixture' } }, pinned: false,
+    });
+    const last = s.progress.filter((p) => p.layerDigest === image.layers[0]!.digest).at(-1)!;
+    expect(last).toEqual({ ref: `${registry.host}/app:1.0`, layerDigest: image.layers[0]!.digest, done: image.layers[0]!.size, total: image.layers[0]!.size });
+  }));
+
+  it('gives runtime-svc the image config and diffIDs', () => withService(async (s) => {
+    await s.service.pull(`${registry.host}/app:1.0`);
+    const cfg = await s.service.imageConfig(`${registry.host}/app:1.0`);
+    expect(cfg.config).toEqual({
+      user: '1000:1000', env: ['PATH=/bin', 'GREETING=hi'], entrypoint: ['/bin/sh', '-c'], cmd: ['echo hello'], workingDir: '/home/app',
+      exposedPorts: ['8080/tcp'], stopSignal: 'SIGQUIT', labels: { team: 'crius' }, volumes: [],
+    });
+    expect(cfg.diffIds).toEqual(image.layers.map((l) => l.diffId));
+    expect(cfg.platform).toEqual({ os: 'linux', architecture: 'amd64' });
+    await expect(s.service.imageConfig('nothing:here')).rejects.toThrow(new NotFoundError('image "nothing:here" not found'));
+  }));
+
+  it('pulls by digest and by tag@digest, without inventing a tag', () => withService(async (s) => {
+    const id = await s.service.pull(`${registry.host}/app@${imageDigest}`);
+    expect(id).toBe(image.config.digest);
+    let [img] = await s.service.list();
+    expect(img!.repoTags).toEqual([]);
+    expect(img!.repoDigests).toEqual([`${registry.host}/app@${imageDigest}`]);
+    await s.service.pull(`${registry.host}/app:1.0@${imageDigest}`);
+    await s.service.pull(`${registry.host}/app:1.0`);
+    [img] = await s.service.list();
+    expect(img!.repoTags).toEqual([`${registry.host}/app:1.0`]);
+    expect((await s.service.status(`${registry.host}/app@${imageDigest}`, false))?.image.id).toBe(id);
+  }));
+
+  it('pulls Docker schema2 images', () => withService(async (s) => {
+    const id = await s.service.pull(`${registry.host}/ns/docker:v2`);
+    expect(id).toBe(dockerImage.config.digest);
+    const status = await s.service.status(id, false);
+    expect(status?.image.username).toBe('app');
+    expect(status?.image.uid).toBeUndefined();
+  }));
+
+  it('chooses this node platform from an index and records the index digest', () => withService(async (s) => {
+    const id = await s.service.pull(`${registry.host}/multi`);
+    expect(id).toBe(multi.images[1]!.config.digest);
+    const [img] = await s.service.list();
+    expect(img!.repoTags).toEqual([`${registry.host}/multi:latest`]);
+    expect(img!.repoDigests).toEqual([`${registry.host}/multi@${multi.index.digest}`]);
+    const info = JSON.parse((await s.service.status(id, true))!.info.info!);
+    expect(info.indexDigest).toBe(multi.index.digest);
+    expect(info.imageSpec.config.Labels).toEqual({ arch: 'amd64' });
+    expect(await s.blobs()).not.toContain(multi.images[0]!.manifest.digest);
+  }));
+
+  it('lists the platforms an index offers when none fits', () => withService(async (s) => {
+    await expect(s.service.pull(`${registry.host}/multi:latest`)).rejects.toThrow(
+      `pull ${registry.host}/multi:latest from registry ${registry.host}: no image for platform linux/s390x; available: linux/arm64/v8, linux/amd64`,
+    );
+    expect(await s.blobs()).toEqual([]);
+  }, { platform: { os: 'linux', architecture: 's390x' } }));
+
+  it('searches short names on the unqualified-search registries', () => withService(async (s) => {
+    const id = await s.service.pull('busybox');
+    expect(id).toBe(image.config.digest);
+    expect((await s.service.list())[0]!.repoTags).toEqual([`${registry.host}/busybox:latest`]);
+    expect((await s.service.status('busybox', false))?.image.id).toBe(id);
+  }, { registries: { registries: [], unqualifiedSearchRegistries: [registry.host, 'docker.io'] } }));
+
+  it('reports a missing image as NotFound naming the registry', () => withService(async (s) => {
+    const err = await s.service.pull(`${registry.host}/app:nope`).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NotFoundError);
+    expect((err as Error).message).toBe(`pull ${registry.host}/app:nope: manifest nope from registry ${registry.host}: HTTP 404 MANIFEST_UNKNOWN: manifest unknown`);
+    await expect(s.service.pull('Bad Name')).rejects.toBeInstanceOf(InvalidArgumentError);
+  }));
+});
+
+describe('status, list and remove', () => {
+  it('finds images by ID, ID prefix, tag and digest; null when absent', () => withService(async (s) => {
+    const id = await s.service.pull(`${registry.host}/app:1.0`);
+    for (const name of [id, id.slice(7), id.slice(7, 19), `${registry.host}/app:1.0`, `${registry.host}/app@${imageDigest}`]) {
+      expect((await s.service.status(name, false))?.image.id, name).toBe(id);
+    }
+    expect(await s.service.status(`${registry.host}/app:2.0`, false)).toBeNull();
+    expect(await s.service.list(`${registry.host}/app:2.0`)).toEqual([]);
+    expect((await s.service.list(`${registry.host}/app:1.0`)).map((i) => i.id)).toEqual([id]);
+    const verbose = await s.service.status(id, true);
+    const info = JSON.parse(verbose!.info.info!);
+    expect(info.imageSpec.config.Entrypoint).toEqual(['/bin/sh', '-c']);
+    expect(info.imageSpec.rootfs.diff_ids).toEqual(image.layers.map((l) => l.diffId));
+    expect(info.manifestDigest).toBe(image.manifest.digest);
+  }));
+
+  it('removes only a tag while other tags remain, then the image and all its blobs', () => withService(async (s) => {
+    const id = await s.service.pull(`${registry.host}/app:1.0`);
+    await s.service.pull(`${registry.host}/library/busybox:latest`);
+    expect((await s.service.list())[0]!.repoTags).toHaveLength(2);
+    await s.service.remove(`${registry.host}/app:1.0`);
+    expect((await s.service.list())[0]!.repoTags).toEqual([`${registry.host}/library/busybox:latest`]);
+    expect(await s.blobs()).toHaveLength(5);
+    await s.service.remove(`${registry.host}/library/busybox:latest`);
+    expect(await s.service.list()).toEqual([]);
+    expect(await s.service.status(id, false)).toBeNull();
+    expect(await s.blobs()).toEqual([]);
+    await s.service.remove(id); // idempotent
+  }));
+
+  it('removing by ID drops every tag; shared layers stay for the other image', () => withService(async (s) => {
+    const a = await s.service.pull(`${registry.host}/app:1.0`);
+    const b = await s.service.pull(`${registry.host}/ns/docker:v2`);
+    await s.service.remove(a);
+    expect((await s.service.list()).map((i) => i.id)).toEqual([b]);
+    expect(await s.blobs()).toEqual([dockerImage.manifest.digest, dockerImage.config.digest, ...dockerImage.layers.map((l) => l.digest)].sort());
+    await s.service.remove(b);
+    expect(await s.blobs()).toEqual([]);
+  }));
+
+  it('survives a restart and reports usage of the content root', () => withService(async (s) => {
+    const id = await s.service.pull(`${registry.host}/app:1.0`);
+    const usage = await s.service.fsInfo();
+    expect(usage.fsId.mountpoint).toBe(s.root);
+    expect(usage.usedBytes.value).toBeGreaterThan(image.layers[0]!.size);
+    expect(usage.inodesUsed.value).toBeGreaterThanOrEqual(7);
+    const { ImageService } = await import('../../services/image-svc/src/image-service.js');
+    const again = new ImageService({ root: s.root, unpacker: s.unpacker });
+    await again.init();
+    expect((await again.list()).map((i) => i.id)).toEqual([id]);
+    expect((await again.imageConfig(id)).diffIds).toHaveLength(3);
+    await again.close();
+  }));
+});

@@ -1,6 +1,9 @@
 // Test harness: a whole crius stack in a private temp dir with its own NATS
 // port and CRI socket, started from the built services, torn down after.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,6 +35,8 @@ export async function freePort(): Promise<number> {
 export async function startStack(extraToml = ''): Promise<TestStack> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'crius-test-'));
   const port = await freePort();
+  const tag = randomBytes(3).toString('hex');
+  const bridge = `crt${tag}`;
   const toml = `[log]
 level = "debug"
 [state]
@@ -42,6 +47,11 @@ listen = "${dir}/run/crius.sock"
 metrics_address = ""
 [bus]
 address = "127.0.0.1:${port}"
+[network]
+cni_conf_dirs = ["${dir}/cni"]
+netns_dir = "${dir}/run/netns"
+default_bridge = "${bridge}"
+default_subnet = "10.89.${parseInt(tag.slice(0, 2), 16)}.0/24"
 ${extraToml}`;
   const configPath = path.join(dir, 'crius.toml');
   await writeFile(configPath, toml);
@@ -51,6 +61,7 @@ ${extraToml}`;
     await stack.start();
   } catch (err) {
     await stack.stop();
+    await cleanupHost(dir, bridge);
     throw err;
   }
   const cri = connectCri(config.api.listen);
@@ -63,7 +74,21 @@ ${extraToml}`;
     async stop() {
       cri.close();
       await stack.stop();
-      await rm(dir, { recursive: true, force: true });
+      await cleanupHost(dir, bridge);
     },
   };
+}
+
+const run = promisify(execFile);
+
+/** Remove what a test stack can leave on the host: mounts under its dir, its bridge, the dir. */
+export async function cleanupHost(dir: string, bridge: string): Promise<void> {
+  const mounts = (await readFile('/proc/self/mounts', 'utf8'))
+    .split('\n')
+    .map((l) => l.split(' ')[1] ?? '')
+    .filter((m) => m.startsWith(dir + '/'))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) await run('umount', ['-l', m]).catch(() => undefined);
+  await run('ip', ['link', 'del', bridge]).catch(() => undefined);
+  await rm(dir, { recursive: true, force: true });
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildImage, buildIndex, pushImage, writeOciLayout, type OciImage } from '../fixtures/oci-image.js';
+import { buildImage, buildIndex, pushImage, sha256, writeOciLayout, type OciImage } from '../fixtures/oci-image.js';
 import { startRegistry, type RunningRegistry } from '../fixtures/registry.js';
 import { newService } from './helpers.js';
 
@@ -80,7 +80,7 @@ describe('images pushed by skopeo are pulled by crius', () => {
       expect(cfg.config.entrypoint).toEqual(['/bin/sh']);
       expect(s.unpacker.calls[0]!.map((l) => l.diffId)).toEqual(image.layers.map((l) => l.diffId));
       const { stdout } = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/${repo}:v1`]);
-      expect((await s.service.list())[0]!.repoDigests).toEqual([`${registry.host}/${repo}@sha256:${(await import('node:crypto')).createHash('sha256').update(stdout).digest('hex')}`]);
+      expect((await s.service.list())[0]!.repoDigests).toEqual([`${registry.host}/${repo}@${sha256(stdout)}`]);
     } finally {
       await s.close();
     }

@@ -2,6 +2,7 @@
 // digest, from an index; list, status, remove; short-name search.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, NotFoundError } from '@crius/common';
+import { ImageService } from '../../services/image-svc/src/image-service.js';
 import { buildImage, buildIndex, pushImage, type OciImage, type OciIndex } from '../fixtures/oci-image.js';
 import { startRegistry, type RunningRegistry } from '../fixtures/registry.js';
 import { newService, type TestService } from './helpers.js';
@@ -174,7 +175,6 @@ describe('status, list and remove', () => {
     expect(usage.fsId.mountpoint).toBe(s.root);
     expect(usage.usedBytes.value).toBeGreaterThan(image.layers[0]!.size);
     expect(usage.inodesUsed.value).toBeGreaterThanOrEqual(7);
-    const { ImageService } = await import('../../services/image-svc/src/image-service.js');
     const again = new ImageService({ root: s.root, unpacker: s.unpacker });
     await again.init();
     expect((await again.list()).map((i) => i.id)).toEqual([id]);

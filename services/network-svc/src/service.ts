@@ -1,11 +1,31 @@
-// network-svc: bus wiring of the service. Methods it owns that are not wired yet
-// answer UNIMPLEMENTED (see runService).
+// network-svc: load CNI config (watching for changes), then serve pod
+// networks. Pinned namespaces of sandboxes runtime-svc no longer knows are
+// removed when runtime-svc calls ReconcileNetwork after its own recovery.
+import path from 'node:path';
 import type { ServiceDefinition } from '@crius/common';
+import { networkEndpoints } from './bus.js';
+import { NetworkService } from './network-service.js';
 
 export const networkService: ServiceDefinition = {
   name: 'network',
   version: '0.1.0',
-  async start() {
-    return { endpoints: {} };
+  async start({ config, dirs, log }) {
+    const net = new NetworkService({
+      netnsDir: config.network.netns_dir || path.join(config.state.run_root, 'netns'),
+      cniConfDirs: config.network.cni_conf_dirs,
+      cniBinDirs: config.network.cni_bin_dirs,
+      cacheDir: dirs.state,
+      pluginTimeoutMs: config.network.plugin_timeout * 1000,
+      logger: log,
+    });
+    await net.start();
+    return {
+      endpoints: networkEndpoints(net),
+      conditions: async () => {
+        const s = await net.status();
+        return [{ type: 'NetworkReady', status: s.ready, reason: s.reason ?? '', message: s.message ?? '' }];
+      },
+      stop: async () => net.close(),
+    };
   },
 };

@@ -18,6 +18,7 @@ import {
 import { HealthRequest, HealthResponse } from '@crius/common/proto/health';
 import { Supervised } from './supervisor.js';
 import { splitAddress, writeBusConfig } from './bus-config.js';
+import { installDefaultNetwork } from './default-network.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
@@ -50,6 +51,7 @@ export class Stack {
   async start(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     await mkdir(this.logDir, { recursive: true });
+    await installDefaultNetwork(this.opts.config, (l) => this.log(l));
     const natsConf = await writeBusConfig(this.opts.config);
     const nats = this.spawn('nats', this.opts.config.bus.server_binary, ['-c', natsConf]);
     const { host, port } = splitAddress(this.opts.config.bus.address);

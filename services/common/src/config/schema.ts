@@ -108,6 +108,7 @@ export const SCHEMA = {
       netns_dir: str('', 'Where network namespaces are pinned; empty means <run_root>/netns.'),
       plugin_timeout: num(60, 'Seconds a CNI plugin may run.', { min: 1 }),
       default_subnet: str('10.88.0.0/16', 'Subnet of the bridge config `crius up` installs when none exists.'),
+      default_bridge: str('crius0', 'Bridge device of the config `crius up` installs when none exists.'),
     },
   },
 } as const satisfies Record<string, Section>;

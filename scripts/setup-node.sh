@@ -10,7 +10,7 @@ apt_packages=(
   nats-server runc crun conmon catatonit busybox-static
   containernetworking-plugins iproute2 iptables util-linux mount
   protobuf-compiler gcc make libc6-dev libseccomp-dev
-  docker-registry skopeo umoci attr zstd
+  docker-registry skopeo umoci attr zstd apache2-utils openssl
 )
 
 missing=()

@@ -7,3 +7,4 @@ export * from './config/index.js';
 export * from './bus/index.js';
 export * from './service/run.js';
 export * from './fs/atomic.js';
+export * from './keyed-lock.js';

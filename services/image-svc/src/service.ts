@@ -1,11 +1,47 @@
-// image-svc: bus wiring of the service. Methods it owns that are not wired yet
-// answer UNIMPLEMENTED (see runService).
-import type { ServiceDefinition } from '@crius/common';
+// image-svc: load the image index and content store, then serve pulls and
+// image queries. Registry settings come from [image] in crius.toml.
+import { InvalidArgumentError, contentStoreDir, eventSubject, type CriusConfig, type ServiceDefinition } from '@crius/common';
+import { ImagePullProgress } from '@crius/common/proto/events';
+import { imageEndpoints, storageUnpacker } from './bus.js';
+import { ImageService } from './image-service.js';
+import type { Platform } from './platform.js';
+import { validateRegistriesConfig, type RegistriesConfig } from './registries.js';
+
+export function registriesFromConfig(cfg: CriusConfig): RegistriesConfig {
+  const table = cfg.image.registries;
+  const registries = Object.entries(table).map(([host, r]) => ({
+    host,
+    insecure: r.insecure || undefined,
+    caFile: r.ca_file || undefined,
+    mirrors: r.mirrors.map((m) => ({ host: m, insecure: table[m]?.insecure || undefined, caFile: table[m]?.ca_file || undefined })),
+  }));
+  return validateRegistriesConfig({ registries, unqualifiedSearchRegistries: cfg.image.unqualified_search_registries });
+}
+
+/** `os/arch[/variant]` from [image] platform. */
+export function parsePlatform(text: string): Platform {
+  const [os, architecture, variant, ...rest] = text.split('/');
+  if (!os || !architecture || rest.length) throw new InvalidArgumentError(`config image.platform: expected os/arch[/variant], got ${JSON.stringify(text)}`);
+  return { os, architecture, ...(variant ? { variant } : {}) };
+}
 
 export const imageService: ServiceDefinition = {
   name: 'image',
   version: '0.1.0',
-  async start() {
-    return { endpoints: {} };
+  async start({ config, bus, nc }) {
+    const images = new ImageService({
+      root: contentStoreDir(config),
+      unpacker: storageUnpacker(bus),
+      registries: registriesFromConfig(config),
+      layerConcurrency: config.image.max_concurrent_downloads,
+      ...(config.image.platform ? { platform: parsePlatform(config.image.platform) } : {}),
+      onProgress: (e) =>
+        nc.publish(
+          eventSubject('image', e.ref),
+          ImagePullProgress.encode({ image: e.ref, layerDigest: e.layerDigest, done: BigInt(e.done), total: BigInt(e.total) }).finish(),
+        ),
+    });
+    await images.init();
+    return { endpoints: imageEndpoints(images, bus), stop: () => images.close() };
   },
 };

@@ -1,0 +1,109 @@
+// image-svc's bus adapter: CRI ImageService messages and
+// crius.v1.image.ImageConfig ↔ ImageService; the LayerUnpacker that sends
+// layers to storage-svc; removal followed by layer GC in storage-svc.
+import { pages, stream, unary, type BusClient, type BusEndpoint, type CallOptions } from '@crius/common';
+import {
+  Image,
+  ImageFsInfoRequest,
+  ImageFsInfoResponse,
+  ImageStatusRequest,
+  ImageStatusResponse,
+  ListImagesRequest,
+  ListImagesResponse,
+  PullImageRequest,
+  PullImageResponse,
+  RemoveImageRequest,
+  RemoveImageResponse,
+  StreamImagesRequest,
+  StreamImagesResponse,
+} from '@crius/common/cri';
+import { ImageConfigRequest, ImageConfigResponse } from '@crius/common/proto/image';
+import { EnsureLayersRequest, EnsureLayersResponse, GcLayersRequest, GcLayersResponse } from '@crius/common/proto/storage';
+import type { ImageService } from './image-service.js';
+import type { CriImage } from './image-view.js';
+import type { LayerUnpacker } from './pull.js';
+
+export function toCriImage(i: CriImage): Image {
+  return Image.fromPartial({
+    id: i.id,
+    repoTags: i.repoTags,
+    repoDigests: i.repoDigests,
+    size: BigInt(i.size),
+    uid: i.uid ? { value: BigInt(i.uid.value) } : undefined,
+    username: i.username,
+    spec: { image: i.spec.image, annotations: i.spec.annotations },
+    pinned: i.pinned,
+  });
+}
+
+/** Layers go to storage-svc, which unpacks each diffID once. */
+export function storageUnpacker(bus: BusClient, opts: () => CallOptions = () => ({})): LayerUnpacker {
+  return {
+    async unpack(layers) {
+      await bus.call('storage', 'EnsureLayers', EnsureLayersRequest, EnsureLayersResponse, { layers }, opts());
+    },
+  };
+}
+
+/** After a removal, storage-svc may drop layers no image references (it keeps those a rootfs uses). */
+async function collectLayers(images: ImageService, bus: BusClient): Promise<void> {
+  const referenced = new Set<string>();
+  for (const img of await images.list()) {
+    for (const d of (await images.imageConfig(img.id)).diffIds) referenced.add(d);
+  }
+  await bus.call('storage', 'GcLayers', GcLayersRequest, GcLayersResponse, { referencedDiffIds: [...referenced] });
+}
+
+export function imageEndpoints(images: ImageService, bus: BusClient): Record<string, BusEndpoint> {
+  return {
+    PullImage: unary(PullImageRequest, PullImageResponse, async (req) => {
+      const a = req.auth;
+      const auth = a
+        ? { username: a.username, password: a.password, auth: a.auth, serverAddress: a.serverAddress, identityToken: a.identityToken, registryToken: a.registryToken }
+        : undefined;
+      return { imageRef: await images.pull(req.image!.image, auth, req.sandboxConfig?.annotations) };
+    }),
+    ListImages: unary(ListImagesRequest, ListImagesResponse, async (req) => ({
+      images: (await images.list(req.filter?.image?.image || undefined)).map(toCriImage),
+    })),
+    StreamImages: stream(StreamImagesRequest, StreamImagesResponse, async function* (req) {
+      yield* pages((await images.list(req.filter?.image?.image || undefined)).map(toCriImage), (page) => ({ images: page }));
+    }),
+    ImageStatus: unary(ImageStatusRequest, ImageStatusResponse, async (req) => {
+      const r = await images.status(req.image!.image, req.verbose);
+      return { image: r ? toCriImage(r.image) : undefined, info: r?.info ?? {} };
+    }),
+    RemoveImage: unary(RemoveImageRequest, RemoveImageResponse, async (req, ctx) => {
+      await images.remove(req.image!.image);
+      await collectLayers(images, bus).catch((err) => ctx.log.warn({ err: (err as Error).message }, 'layer collection after removal failed'));
+      return {};
+    }),
+    ImageFsInfo: unary(ImageFsInfoRequest, ImageFsInfoResponse, async () => {
+      const u = await images.fsInfo();
+      const usage = {
+        timestamp: BigInt(u.timestamp),
+        fsId: u.fsId,
+        usedBytes: { value: BigInt(u.usedBytes.value) },
+        inodesUsed: { value: BigInt(u.inodesUsed.value) },
+      };
+      return { imageFilesystems: [usage], containerFilesystems: [] };
+    }),
+    ImageConfig: unary(ImageConfigRequest, ImageConfigResponse, async (req) => {
+      const c = await images.imageConfig(req.image);
+      return {
+        imageId: c.id,
+        imageRef: c.repoDigests[0] ?? c.id,
+        repoTags: c.repoTags,
+        user: c.config.user,
+        env: c.config.env,
+        entrypoint: c.config.entrypoint,
+        cmd: c.config.cmd,
+        workingDir: c.config.workingDir,
+        stopSignal: c.config.stopSignal,
+        labels: c.config.labels,
+        diffIds: c.diffIds,
+        exposedPorts: c.config.exposedPorts,
+      };
+    }),
+  };
+}

@@ -1,0 +1,200 @@
+// The image service behind the CRI ImageService calls: pull, list, status,
+// remove, fsInfo, plus imageConfig for runtime-svc. Transport-free; the bus
+// adapter maps these plain objects to proto messages. Owner: image-svc.
+// Recovery at init(): load the index, delete blobs no record references,
+// drop partial downloads older than a day.
+import { NotFoundError } from '@crius/common';
+import { TokenCache, type AuthConfig } from './auth.js';
+import { ContentStore } from './content-store.js';
+import { HttpPool, type HttpTimeouts, type RetryOptions } from './http.js';
+import { ImageIndex, type ImageRecord } from './image-index.js';
+import { toCriImage, toRuntimeConfig, verboseInfo, type CriImage, type ImageRuntimeConfig } from './image-view.js';
+import { hostPlatform, type Platform } from './platform.js';
+import { Puller, recordDigests, referencedDigests, type LayerUnpacker, type ProgressListener } from './pull.js';
+import { digestedName, parseReference, taggedName, withDefaultTag } from './reference.js';
+import { DEFAULT_REGISTRIES, candidatesFor, validateRegistriesConfig, type RegistriesConfig } from './registries.js';
+import { Resolver } from './resolve.js';
+
+const STALE_INGEST_MS = 24 * 3600 * 1000;
+
+export interface ImageServiceOptions {
+  /** Durable state: `<root>/blobs`, `<root>/ingest`, `<root>/images.json`. */
+  root: string;
+  unpacker: LayerUnpacker;
+  registries?: RegistriesConfig;
+  /** Defaults to this node (linux + process.arch). */
+  platform?: Platform;
+  layerConcurrency?: number;
+  retry?: RetryOptions;
+  timeouts?: HttpTimeouts;
+  manifestLimit?: number;
+  configLimit?: number;
+  /** Called for every chunk of every layer of every pull. */
+  onProgress?: ProgressListener;
+  /** Recovery and housekeeping messages (no secrets). */
+  onWarning?: (message: string) => void;
+}
+
+export interface ImageStatusResult {
+  image: CriImage;
+  /** Empty unless verbose. */
+  info: Record<string, string>;
+}
+
+/** CRI FilesystemUsage for the content root. */
+export interface FsUsage {
+  /** Nanoseconds since the epoch. */
+  timestamp: number;
+  fsId: { mountpoint: string };
+  usedBytes: { value: number };
+  inodesUsed: { value: number };
+}
+
+/** How an input matched, so remove() knows whether it named one tag or the image. */
+interface Match {
+  record: ImageRecord;
+  tag?: string;
+}
+
+export class ImageService {
+  private readonly store: ContentStore;
+  private readonly index: ImageIndex;
+  private readonly http: HttpPool;
+  private readonly puller: Puller;
+  private readonly registries: RegistriesConfig;
+
+  constructor(private readonly options: ImageServiceOptions) {
+    this.registries = validateRegistriesConfig(options.registries ?? DEFAULT_REGISTRIES);
+    this.store = new ContentStore(options.root);
+    this.index = new ImageIndex(options.root, options.onWarning);
+    this.http = new HttpPool(options.timeouts);
+    const resolver = new Resolver({
+      registries: this.registries, http: this.http, tokens: new TokenCache(), retry: options.retry,
+      manifestLimit: options.manifestLimit, configLimit: options.configLimit,
+    });
+    this.puller = new Puller({
+      store: this.store, index: this.index, resolver, unpacker: options.unpacker,
+      platform: options.platform ?? hostPlatform(), layerConcurrency: options.layerConcurrency,
+    });
+  }
+
+  /** Loads state and cleans what a crash left; call before serving. */
+  async init(): Promise<void> {
+    await this.store.init();
+    await this.index.load();
+    const referenced = referencedDigests(this.index.all());
+    for (const digest of await this.store.list()) {
+      if (!referenced.has(digest)) {
+        await this.store.delete(digest);
+        this.options.onWarning?.(`content store: removed unreferenced blob ${digest}`);
+      }
+    }
+    await this.store.pruneIngest(STALE_INGEST_MS);
+  }
+
+  async close(): Promise<void> {
+    await this.http.close();
+  }
+
+  /** PullImage: returns the image ID (`sha256:<config digest>`), as containerd's image_ref. */
+  async pull(image: string, auth?: AuthConfig, podAnnotations?: Record<string, string>): Promise<string> {
+    void podAnnotations; // Accepted for CRI parity; no pull policy reads them yet.
+    const record = await this.puller.pull(image, auth, this.options.onProgress);
+    return record.id;
+  }
+
+  /** ListImages; with a filter, only the image it names (or nothing). */
+  async list(filterImage?: string): Promise<CriImage[]> {
+    if (filterImage) {
+      const match = this.find(filterImage);
+      return match ? [toCriImage(match.record)] : [];
+    }
+    return this.index.all().map(toCriImage);
+  }
+
+  /** ImageStatus: null when the image is not here (CRI says: not an error). */
+  async status(image: string, verbose = false): Promise<ImageStatusResult | null> {
+    const match = this.find(image);
+    if (!match) return null;
+    if (!verbose) return { image: toCriImage(match.record), info: {} };
+    const spec = JSON.parse((await this.store.read(match.record.id)).toString('utf8')) as unknown;
+    return { image: toCriImage(match.record), info: verboseInfo(match.record, spec) };
+  }
+
+  /**
+   * RemoveImage: by a tag of an image with other tags, only that tag goes;
+   * otherwise the image and every blob no other image uses. Idempotent.
+   */
+  async remove(image: string): Promise<void> {
+    const match = this.find(image);
+    if (!match) return;
+    const { record, tag } = match;
+    if (tag && record.repoTags.length > 1) {
+      await this.index.removeTag(record.id, tag);
+      return;
+    }
+    await this.index.remove(record.id);
+    const stillNeeded = referencedDigests(this.index.all());
+    for (const digest of recordDigests(record)) {
+      if (!stillNeeded.has(digest) && !this.puller.inUse(digest)) await this.store.delete(digest);
+    }
+  }
+
+  /** ImageFsInfo for the content root (blocks in use, like du, and inodes). */
+  async fsInfo(): Promise<FsUsage> {
+    const usage = await this.store.usage();
+    return {
+      timestamp: Date.now() * 1_000_000,
+      fsId: { mountpoint: this.options.root },
+      usedBytes: { value: usage.bytes },
+      inodesUsed: { value: usage.inodes },
+    };
+  }
+
+  /** For runtime-svc: the image's config and layers; NotFound naming the input. */
+  async imageConfig(idOrRef: string): Promise<ImageRuntimeConfig> {
+    const match = this.find(idOrRef);
+    if (!match) throw new NotFoundError(`image ${JSON.stringify(idOrRef)} not found`);
+    return toRuntimeConfig(match.record);
+  }
+
+  /** Pin or unpin (kubelet's image GC leaves pinned images alone). */
+  async setPinned(image: string, pinned: boolean): Promise<void> {
+    const match = this.find(image);
+    if (!match) throw new NotFoundError(`image ${JSON.stringify(image)} not found`);
+    await this.index.setPinned(match.record.id, pinned);
+  }
+
+  /** Full ID, then name (tag or digest, short names searched), then a unique ID prefix. */
+  private find(input: string): Match | undefined {
+    if (/^(?:sha256:)?[a-f0-9]{64}$/.test(input)) {
+      const record = this.index.byIdOrPrefix(input);
+      return record ? { record } : undefined;
+    }
+    const byName = this.findByName(input);
+    if (byName) return byName;
+    const record = this.index.byIdOrPrefix(input);
+    return record ? { record } : undefined;
+  }
+
+  private findByName(input: string): Match | undefined {
+    let ref;
+    try {
+      ref = withDefaultTag(parseReference(input));
+    } catch {
+      return undefined;
+    }
+    for (const candidate of candidatesFor(this.registries, ref)) {
+      if (candidate.digest) {
+        const record = this.index.byRepoDigest(digestedName(candidate, candidate.digest))
+          ?? this.index.all().find((r) => r.manifestDigest === candidate.digest && r.repoDigests.some((d) => d.startsWith(`${candidate.domain}/${candidate.path}@`)));
+        if (record) return { record };
+        continue;
+      }
+      const tag = taggedName(candidate)!;
+      const record = this.index.byTag(tag);
+      if (record) return { record, tag };
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,12 @@
+// @crius/image-svc public surface: the transport-free ImageService and the
+// types the bus adapter and runtime-svc use. Owner: image-svc.
+export { ImageService, type ImageServiceOptions, type ImageStatusResult, type FsUsage } from './image-service.js';
+export type { LayerUnpacker, PullProgress, ProgressListener } from './pull.js';
+export type { CriImage, ImageRuntimeConfig } from './image-view.js';
+export type { AuthConfig } from './auth.js';
+export type { ImageConfigSummary, LayerRecord } from './image-index.js';
+export type { RegistriesConfig, RegistryConfig, MirrorConfig } from './registries.js';
+export { DEFAULT_REGISTRIES, validateRegistriesConfig } from './registries.js';
+export type { Platform } from './platform.js';
+export type { RetryOptions, HttpTimeouts } from './http.js';
+export { parseReference, familiarString, formatReference, type ImageReference } from './reference.js';

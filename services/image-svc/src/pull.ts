@@ -1,0 +1,231 @@
+// Pull orchestration: resolve the reference, fetch manifest (through an index
+// to this node's platform), config and layers (bounded parallel), hand the
+// layers to storage for unpacking, then record the image. Concurrent pulls of
+// the same reference share one pull. Owner: image-svc.
+import { createHash } from 'node:crypto';
+import { FailedPreconditionError, UnavailableError } from '@crius/common';
+import type { AuthConfig } from './auth.js';
+import type { ContentStore } from './content-store.js';
+import type { ImageConfigSummary, ImageIndex, ImageRecord, LayerRecord } from './image-index.js';
+import { parseImageConfig, parseManifest, selectPlatform, type ImageConfig, type ImageManifest } from './manifest.js';
+import type { Platform } from './platform.js';
+import { digestedName, formatReference, parseReference, taggedName, withDefaultTag, type ImageReference } from './reference.js';
+import type { RegistryClient } from './registry-client.js';
+import type { Resolver } from './resolve.js';
+
+/** The storage service: unpacks each layer (once per diffID) from the content store. */
+export interface LayerUnpacker {
+  unpack(layers: { digest: string; diffId: string; mediaType: string; path: string }[]): Promise<void>;
+}
+
+export interface PullProgress {
+  /** Fully-qualified reference being pulled. */
+  ref: string;
+  layerDigest: string;
+  /** Bytes of this layer in the store so far. */
+  done: number;
+  total: number;
+}
+
+export type ProgressListener = (event: PullProgress) => void;
+
+export interface PullerOptions {
+  store: ContentStore;
+  index: ImageIndex;
+  resolver: Resolver;
+  unpacker: LayerUnpacker;
+  platform: Platform;
+  /** Layers downloaded at once per pull. */
+  layerConcurrency?: number;
+}
+
+interface Fetched {
+  ref: ImageReference;
+  topDigest: string;
+  indexDigest?: string;
+  manifestDigest: string;
+  manifestBytes: Buffer;
+  manifest: ImageManifest;
+  config: ImageConfig;
+}
+
+export class Puller {
+  private readonly inflight = new Map<string, Promise<ImageRecord>>();
+  /** Digests that running pulls have touched; never garbage while counted. */
+  private readonly leases = new Map<string, number>();
+
+  constructor(private readonly options: PullerOptions) {}
+
+  /** Pulls `image` (as a user wrote it); returns the stored record. */
+  pull(image: string, auth?: AuthConfig, onProgress?: ProgressListener): Promise<ImageRecord> {
+    const ref = withDefaultTag(parseReference(image));
+    // Different credentials must not ride on each other's pull.
+    const key = `${formatReference(ref)}\n${createHash('sha256').update(JSON.stringify(auth ?? {})).digest('hex')}`;
+    let running = this.inflight.get(key);
+    if (!running) {
+      running = this.pullOnce(image, ref, auth, onProgress).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, running);
+    }
+    return running;
+  }
+
+  /** True while some pull holds `digest`; removal must leave it alone. */
+  inUse(digest: string): boolean {
+    return (this.leases.get(digest) ?? 0) > 0;
+  }
+
+  private async pullOnce(label: string, ref: ImageReference, auth: AuthConfig | undefined, onProgress?: ProgressListener) {
+    const held = new Set<string>();
+    const hold = (digest: string) => {
+      if (held.has(digest)) return;
+      held.add(digest);
+      this.leases.set(digest, (this.leases.get(digest) ?? 0) + 1);
+    };
+    try {
+      const { client, ref: found, manifest: top } = await this.options.resolver.resolve(ref, `pull ${label}`, auth);
+      const fetched = await this.fetchMetadata(client, found, top.digest, top.bytes, top.contentType, hold);
+      await this.fetchLayers(client, fetched, hold, onProgress);
+      await this.unpack(fetched);
+      return await this.options.index.put(toRecord(fetched));
+    } catch (err) {
+      // Transient failures keep what arrived so a retry resumes; anything else leaves nothing behind.
+      if (!(err instanceof UnavailableError)) await this.discard(held);
+      throw err;
+    } finally {
+      for (const digest of held) this.release(digest);
+    }
+  }
+
+  private async fetchMetadata(
+    client: RegistryClient, ref: ImageReference, digest: string, bytes: Buffer, contentType: string | undefined,
+    hold: (digest: string) => void,
+  ): Promise<Fetched> {
+    const { store, platform } = this.options;
+    const what = `pull ${formatReference(ref)} from registry ${client.endpoint.host}`;
+    const top = parseManifest(bytes, contentType, what);
+    let indexDigest: string | undefined;
+    let manifestDigest = digest;
+    let manifestBytes = bytes;
+    let manifest: ImageManifest;
+    if (top.kind === 'index') {
+      indexDigest = digest;
+      hold(digest);
+      await store.writeBlob(digest, bytes);
+      const chosen = selectPlatform(top, platform, what);
+      const fetched = await client.manifestByDigest(store, chosen.digest);
+      const inner = parseManifest(fetched.bytes, fetched.contentType ?? chosen.mediaType, `${what}: manifest ${chosen.digest}`);
+      if (inner.kind !== 'manifest') throw new FailedPreconditionError(`${what}: index entry ${chosen.digest} is another index`);
+      [manifest, manifestDigest, manifestBytes] = [inner, fetched.digest, fetched.bytes];
+    } else {
+      manifest = top;
+    }
+    hold(manifestDigest);
+    hold(manifest.config.digest);
+    const configBytes = await client.fetchConfig(store, manifest.config);
+    const config = parseImageConfig(configBytes, manifest.layers.length, `${what}: config ${manifest.config.digest}`);
+    await store.writeBlob(manifestDigest, manifestBytes);
+    return { ref, topDigest: digest, indexDigest, manifestDigest, manifestBytes, manifest, config };
+  }
+
+  private async fetchLayers(client: RegistryClient, f: Fetched, hold: (d: string) => void, onProgress?: ProgressListener) {
+    const refName = formatReference(f.ref);
+    for (const layer of f.manifest.layers) hold(layer.digest);
+    await mapLimit(f.manifest.layers, this.options.layerConcurrency ?? 3, async (layer) => {
+      const report = (done: number) => onProgress?.({ ref: refName, layerDigest: layer.digest, done, total: layer.size });
+      await client.fetchBlob(this.options.store, layer, report);
+      report(layer.size);
+    });
+  }
+
+  private async unpack(f: Fetched): Promise<void> {
+    const layers = f.manifest.layers.map((layer, i) => ({
+      digest: layer.digest,
+      diffId: f.config.diffIds[i]!,
+      mediaType: layer.mediaType,
+      path: this.options.store.path(layer.digest),
+    }));
+    await this.options.unpacker.unpack(layers);
+  }
+
+  private release(digest: string): void {
+    const count = (this.leases.get(digest) ?? 1) - 1;
+    if (count > 0) this.leases.set(digest, count);
+    else this.leases.delete(digest);
+  }
+
+  /** Deletes what a failed pull wrote unless an image or another pull still needs it. */
+  private async discard(digests: Set<string>): Promise<void> {
+    const referenced = referencedDigests(this.options.index.all());
+    for (const digest of digests) {
+      if ((this.leases.get(digest) ?? 0) > 1 || referenced.has(digest)) continue;
+      await this.options.store.delete(digest);
+    }
+  }
+}
+
+/** Every blob an image record needs kept. */
+export function recordDigests(record: ImageRecord): string[] {
+  const digests = [record.manifestDigest, record.id, ...record.layers.map((l) => l.digest)];
+  return record.indexDigest ? [record.indexDigest, ...digests] : digests;
+}
+
+export function referencedDigests(records: ImageRecord[]): Set<string> {
+  return new Set(records.flatMap(recordDigests));
+}
+
+function summary(config: ImageConfig): ImageConfigSummary {
+  const c = config.config;
+  return {
+    user: c.User ?? '',
+    env: c.Env ?? [],
+    entrypoint: c.Entrypoint ?? [],
+    cmd: c.Cmd ?? [],
+    workingDir: c.WorkingDir ?? '',
+    exposedPorts: Object.keys(c.ExposedPorts ?? {}),
+    stopSignal: c.StopSignal ?? '',
+    labels: c.Labels ?? {},
+    volumes: Object.keys(c.Volumes ?? {}),
+  };
+}
+
+function toRecord(f: Fetched): ImageRecord {
+  const layers: LayerRecord[] = f.manifest.layers.map((l, i) => ({
+    digest: l.digest, diffId: f.config.diffIds[i]!, mediaType: l.mediaType, size: l.size,
+  }));
+  const tag = taggedName(f.ref);
+  const { os, architecture, variant } = f.config;
+  return {
+    id: f.manifest.config.digest,
+    repoTags: tag ? [tag] : [],
+    repoDigests: [digestedName(f.ref, f.topDigest)],
+    size: f.manifestBytes.length + f.manifest.config.size + layers.reduce((sum, l) => sum + l.size, 0),
+    manifestDigest: f.manifestDigest,
+    manifestMediaType: f.manifest.mediaType,
+    indexDigest: f.indexDigest,
+    configMediaType: f.manifest.config.mediaType,
+    platform: variant ? { os, architecture, variant } : { os, architecture },
+    layers,
+    config: summary(f.config),
+    annotations: f.manifest.annotations,
+    pinned: false,
+    createdAt: new Date().toISOString(),
+  };
+}
+
+/** Runs `fn` over `items` with at most `limit` at once; first failure wins after all settle. */
+export async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { err: unknown } | undefined;
+  const worker = async () => {
+    while (next < items.length && !failure) {
+      const item = items[next++]!;
+      try {
+        await fn(item);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failure) throw failure.err;
+}

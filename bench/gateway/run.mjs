@@ -42,7 +42,7 @@ async function measure(label, socket) {
 }
 
 async function directServer(dir) {
-  const rt = new Runtime(path.join(dir, 'direct-state'), createLogger('bench', 'silent'));
+  const rt = new Runtime({ config: parseConfig(''), log: createLogger('bench', 'silent'), bus: undefined, os: undefined, dirs: { state: path.join(dir, 'direct-state'), run: path.join(dir, 'direct-run') } });
   await rt.load();
   const server = new Server();
   server.addService(RuntimeServiceService, {

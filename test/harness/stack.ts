@@ -2,7 +2,7 @@
 // port and CRI socket, started from the built services, torn down after.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import net from 'node:net';
 import os from 'node:os';
@@ -10,6 +10,7 @@ import path from 'node:path';
 import { parseConfig, type CriusConfig } from '@crius/common';
 import { Stack } from '../../services/cli/src/launcher/stack.js';
 import { connectCri, type CriClient } from '../../services/cli/src/cri-client.js';
+import { callCri, rawClient } from './raw-cri.js';
 
 export interface TestStack {
   dir: string;
@@ -72,6 +73,7 @@ ${extraToml}`;
     stack,
     cri,
     async stop() {
+      await removeAllPods(config.api.listen).catch(() => undefined);
       cri.close();
       await stack.stop();
       await cleanupHost(dir, bridge);
@@ -90,5 +92,35 @@ export async function cleanupHost(dir: string, bridge: string): Promise<void> {
     .sort((a, b) => b.length - a.length);
   for (const m of mounts) await run('umount', ['-l', m]).catch(() => undefined);
   await run('ip', ['link', 'del', bridge]).catch(() => undefined);
+  await removeCgroupTree(`crius-e2e-${path.basename(dir)}`);
   await rm(dir, { recursive: true, force: true });
+}
+
+/** Safety net after a failing test: remove every pod the stack still has, as kubelet would. */
+async function removeAllPods(socket: string): Promise<void> {
+  const client = rawClient(socket);
+  try {
+    const list = await callCri(client, 'ListPodSandbox', {});
+    if (!list.ok) return;
+    for (const p of (list.reply as { items: { id: string }[] }).items) await callCri(client, 'RemovePodSandbox', { podSandboxId: p.id }, 30_000);
+  } finally {
+    client.close();
+  }
+}
+
+/** rmdir a test's cgroup subtree in every hierarchy, deepest first (all processes are gone by now). */
+async function removeCgroupTree(name: string): Promise<void> {
+  const roots = (await readdir('/sys/fs/cgroup', { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => path.join('/sys/fs/cgroup', e.name));
+  if (roots.length === 0 || (await readdir('/sys/fs/cgroup')).includes('cgroup.controllers')) roots.splice(0, roots.length, '/sys/fs/cgroup');
+  for (const root of roots) {
+    const top = path.join(root, name);
+    const dirs: string[] = [];
+    const walk = async (d: string): Promise<void> => {
+      const entries = await readdir(d, { withFileTypes: true }).catch(() => []);
+      dirs.push(d);
+      for (const e of entries) if (e.isDirectory()) await walk(path.join(d, e.name));
+    };
+    await walk(top);
+    for (const d of dirs.reverse()) await rmdir(d).catch(() => undefined);
+  }
 }

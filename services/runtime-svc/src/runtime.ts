@@ -1,7 +1,15 @@
 // runtime-svc's logic behind one class: sandbox and container records and
 // what CRI asks of them. The bus adapter (bus.ts) only maps messages.
 import path from 'node:path';
-import type { Logger } from '@crius/common';
+import { KeyedLock, type BusClient, type CriusConfig, type Logger } from '@crius/common';
+import { existsSync } from 'node:fs';
+import type { HandlerContext } from '@crius/common';
+import type { SandboxOs } from './os/sandbox-os.js';
+import { OciRuntime } from './os/oci-runtime.js';
+import { which } from './os/which.js';
+import { readHostFacts } from './container/host-facts.js';
+import { refreshExit, removeContainer, stopContainer } from './container/lifecycle.js';
+import type { HostFacts } from './spec/index.js';
 import type {
   ContainerFilter,
   ContainerStatusResponse,
@@ -15,16 +23,104 @@ import { RecordStore } from './store/record-store.js';
 import { RECORD_VERSION, type ContainerRecord, type SandboxRecord } from './store/records.js';
 import { containerConfig, containerStatusView, containerView, podSandboxStatusView, podSandboxView, sandboxConfig } from './views.js';
 
+export interface RuntimeDeps {
+  config: CriusConfig;
+  log: Logger;
+  bus: BusClient;
+  os: SandboxOs;
+  /** runtime-svc's durable and volatile directories. */
+  dirs: { state: string; run: string };
+}
+
 export class Runtime {
   readonly sandboxes: RecordStore<SandboxRecord>;
   readonly containers: RecordStore<ContainerRecord>;
+  /** Serializes work per sandbox id, container id and reserved name. */
+  readonly locks = new KeyedLock();
+  readonly log: Logger;
 
-  constructor(
-    readonly stateDir: string,
-    readonly log: Logger,
-  ) {
-    this.sandboxes = new RecordStore(path.join(stateDir, 'sandboxes'), 'pod sandbox');
-    this.containers = new RecordStore(path.join(stateDir, 'containers'), 'container');
+  constructor(readonly deps: RuntimeDeps) {
+    this.log = deps.log;
+    this.sandboxes = new RecordStore(path.join(deps.dirs.state, 'sandboxes'), 'pod sandbox');
+    this.containers = new RecordStore(path.join(deps.dirs.state, 'containers'), 'container');
+  }
+
+  /** Volatile per-sandbox directory (pinned namespaces, shm, hosts, resolv.conf). */
+  sandboxRunDir(id: string): string {
+    return path.join(this.deps.dirs.run, 'sandboxes', id);
+  }
+
+  get pinDir(): string {
+    return path.join(this.deps.dirs.run, 'ns');
+  }
+
+  bundleDir(id: string): string {
+    return path.join(this.deps.dirs.run, 'containers', id);
+  }
+
+  get exitDir(): string {
+    return path.join(this.deps.dirs.run, 'exits');
+  }
+
+  get attachDir(): string {
+    return path.join(this.deps.dirs.run, 'attach');
+  }
+
+  /** Our native/conmon when built, else the configured or Debian one. */
+  get conmonPath(): string {
+    if (this.deps.config.runtime.conmon) return this.deps.config.runtime.conmon;
+    const ours = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../native/conmon/build/crius-conmon');
+    return existsSync(ours) ? ours : which('conmon');
+  }
+
+  ociRuntime(handler: string): OciRuntime {
+    const h = this.deps.config.runtime.handlers[handler];
+    if (!h) throw new Error(`runtime handler ${handler} is not configured`);
+    return new OciRuntime({ path: which(h.runtime_path), root: h.runtime_root || path.join(this.deps.dirs.run, 'oci', handler), args: h.runtime_args });
+  }
+
+  private facts?: Promise<HostFacts>;
+  hostFacts(): Promise<HostFacts> {
+    return (this.facts ??= readHostFacts(this.deps.config));
+  }
+
+  /**
+   * Creates finished after their caller's deadline passed: kubelet retries
+   * with the same name, and the retry gets this id instead of an error.
+   */
+  private readonly twins = new Set<string>();
+
+  /** Cleanup that needs other services, queued during recovery and run once they answer. */
+  readonly pendingCleanup: (() => Promise<void>)[] = [];
+
+  /**
+   * Settles when reconciliation with network-svc and storage-svc is over.
+   * Creates wait for it: a reconcile that ran while a create was half done
+   * would see the new namespace or rootfs as stale and remove it.
+   */
+  reconciled: Promise<void> = Promise.resolve();
+
+  noteIfCallerGone(id: string, ctx: HandlerContext): void {
+    if (ctx.deadline !== undefined && Date.now() > ctx.deadline) this.twins.add(id);
+  }
+
+  claimTwin(id: string): boolean {
+    return this.twins.delete(id);
+  }
+
+  stopContainer(id: string, timeoutSeconds: number, ctx: HandlerContext): Promise<void> {
+    return stopContainer(this, id, timeoutSeconds, ctx);
+  }
+
+  removeContainer(id: string, ctx: HandlerContext): Promise<void> {
+    return removeContainer(this, id, ctx);
+  }
+
+  /** Pick up exits conmon recorded since we last looked (cheap: one stat per live container). */
+  async refreshExits(): Promise<void> {
+    for (const c of this.containers.list()) {
+      if (c.state === 'running' || c.state === 'created') await refreshExit(this, c);
+    }
   }
 
   /** Load records; a record of an unknown version is set aside, never fatal. */

@@ -1,14 +1,17 @@
 // runtime-svc: recover sandbox and container records, then serve them.
 import type { ServiceDefinition } from '@crius/common';
 import { runtimeEndpoints } from './bus.js';
+import { LinuxSandboxOs } from './os/sandbox-os.js';
 import { Runtime } from './runtime.js';
+import { reconcileWithServices, recoverLocal } from './recover.js';
 
 export const runtimeService: ServiceDefinition = {
   name: 'runtime',
   version: '0.1.0',
-  async start({ dirs, log }) {
-    const rt = new Runtime(dirs.state, log);
-    await rt.load();
+  async start({ config, dirs, log, bus }) {
+    const rt = new Runtime({ config, dirs, log, bus, os: new LinuxSandboxOs() });
+    await recoverLocal(rt);
+    rt.reconciled = reconcileWithServices(rt);
     return { endpoints: runtimeEndpoints(rt) };
   },
 };

@@ -1,0 +1,67 @@
+// Facts about this node that spec generation needs, read once at start:
+// cgroup version, the highest capability, the lowest oom_score_adj we may set
+// (no CAP_SYS_RESOURCE: a lower one makes runc fail, so specs are clamped),
+// SELinux, device nodes.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { CriusConfig } from '@crius/common';
+import type { HostFacts, OciLinuxDevice } from '../spec/index.js';
+import { cgroupVersion } from '../os/cgroups.js';
+
+function readNumber(file: string, fallback: number): number {
+  try {
+    const n = Number(readFileSync(file, 'utf8').trim());
+    return Number.isFinite(n) ? n : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+function major(rdev: number): number {
+  return ((rdev >> 8) & 0xfff) | ((rdev >> 32) & ~0xfff);
+}
+function minor(rdev: number): number {
+  return (rdev & 0xff) | ((rdev >> 12) & ~0xff);
+}
+
+export function statDevice(p: string) {
+  const st = statSync(p);
+  if (!st.isCharacterDevice() && !st.isBlockDevice()) throw new Error(`${p} is not a device`);
+  return { type: (st.isCharacterDevice() ? 'c' : 'b') as 'c' | 'b', major: major(st.rdev), minor: minor(st.rdev), fileMode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+}
+
+const SKIP_DEV_DIRS = new Set(['pts', 'shm', 'mqueue', 'hugepages']);
+
+/** Every device node under /dev, for privileged containers. */
+export async function hostDevices(dir = '/dev', depth = 0): Promise<OciLinuxDevice[]> {
+  const out: OciLinuxDevice[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory() && depth < 2 && !SKIP_DEV_DIRS.has(e.name)) out.push(...(await hostDevices(p, depth + 1)));
+    if (!e.isCharacterDevice() && !e.isBlockDevice()) continue;
+    let d: ReturnType<typeof statDevice> | undefined;
+    try {
+      d = statDevice(p);
+    } catch {
+      continue;
+    }
+    if (d) out.push({ path: p, type: d.type, major: d.major, minor: d.minor, fileMode: d.fileMode, uid: d.uid, gid: d.gid });
+  }
+  return out;
+}
+
+export async function readHostFacts(cfg: CriusConfig): Promise<HostFacts> {
+  return {
+    cgroupVersion: cgroupVersion(),
+    cgroupManager: cfg.runtime.cgroup_manager as 'cgroupfs' | 'systemd',
+    capLastCap: readNumber('/proc/sys/kernel/cap_last_cap', 40),
+    minOomScoreAdj: readNumber('/proc/self/oom_score_adj', -1000),
+    selinuxEnabled: existsSync('/sys/fs/selinux/enforce'),
+    defaultPidsLimit: cfg.runtime.pids_limit,
+    swapSupported: cgroupVersion() === 2 || existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes'),
+    statDevice,
+    hostDevices: await hostDevices(),
+    readSeccompProfile: (p: string) => readFileSync(p, 'utf8'),
+  };
+}

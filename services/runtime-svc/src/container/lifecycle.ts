@@ -1,0 +1,139 @@
+// StartContainer, StopContainer, RemoveContainer, ExecSync and
+// UpdateContainerResources. Each takes the container's lock, checks the state
+// machine (store/container-state.ts), and updates the record only after the
+// OS action succeeded.
+import { rm, writeFile, mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { InvalidArgumentError, type HandlerContext } from '@crius/common';
+import type { ExecSyncResponse, LinuxContainerResources } from '@crius/common/cri';
+import { RemoveRootfsResponse, RootfsRequest } from '@crius/common/proto/storage';
+import { removeCgroup } from '../os/cgroups.js';
+import type { Runtime } from '../runtime.js';
+import { buildResources, type OciSpec } from '../spec/index.js';
+import { canExec, canStart, canUpdateResources, needsStop } from '../store/container-state.js';
+import type { ContainerRecord } from '../store/records.js';
+import { containerConfig } from '../views.js';
+import { exitReason, readExit } from './exits.js';
+
+const nowNs = () => (BigInt(Date.now()) * 1_000_000n).toString();
+const EXEC_OUTPUT_LIMIT = 16 * 1024 * 1024;
+
+/** If conmon recorded an exit, make the record say so. */
+export async function refreshExit(rt: Runtime, rec: ContainerRecord): Promise<ContainerRecord> {
+  if (rec.state === 'exited') return rec;
+  const exit = await readExit(rt.exitDir, rec);
+  if (!exit) return rec;
+  return rt.containers.update(rec.id, () => ({
+    state: 'exited',
+    exitCode: exit.exitCode,
+    finishedAt: exit.finishedAt,
+    reason: exitReason(exit),
+    message: exit.oomKilled ? 'container was killed by the OOM killer' : '',
+  }));
+}
+
+export async function startContainer(rt: Runtime, id: string): Promise<void> {
+  const found = rt.containers.get(id);
+  await rt.locks.run(found.id, async () => {
+    const rec = await refreshExit(rt, rt.containers.get(found.id));
+    canStart(rec);
+    try {
+      await rt.ociRuntime(rec.runtimeHandler).start(rec.id);
+    } catch (err) {
+      await rt.containers.update(rec.id, () => ({ state: 'exited', exitCode: 128, finishedAt: nowNs(), reason: 'StartError', message: (err as Error).message }));
+      throw err;
+    }
+    await rt.containers.update(rec.id, () => ({ state: 'running', startedAt: nowNs() }));
+  });
+}
+
+async function waitForExit(rt: Runtime, rec: ContainerRecord, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  for (let delay = 10; ; delay = Math.min(delay * 2, 100)) {
+    if (await readExit(rt.exitDir, rec)) return true;
+    if (Date.now() >= until) return false;
+    await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(1, until - Date.now()))));
+  }
+}
+
+/** The signal a stop sends first: the container's stop signal, the image's, or SIGTERM. */
+function stopSignal(rec: ContainerRecord): string {
+  const sig = containerConfig(rec).stopSignal;
+  return sig > 0 ? String(sig) : 'SIGTERM';
+}
+
+export async function stopContainer(rt: Runtime, id: string, timeoutSeconds: number, ctx: HandlerContext): Promise<void> {
+  const found = rt.containers.get(id);
+  await rt.locks.run(found.id, async () => {
+    let rec = await refreshExit(rt, rt.containers.get(found.id));
+    if (!needsStop(rec.state)) return;
+    const oci = rt.ociRuntime(rec.runtimeHandler);
+    const alive = (await oci.state(rec.id))?.status;
+    if (alive === 'running' || alive === 'created' || alive === 'paused') {
+      if (timeoutSeconds > 0 && alive === 'running') {
+        await oci.kill(rec.id, stopSignal(rec)).catch((err) => ctx.log.warn({ err: err.message }, 'stop signal failed'));
+        if (await waitForExit(rt, rec, timeoutSeconds * 1000)) return void (await refreshExit(rt, rec));
+      }
+      await oci.kill(rec.id, 'SIGKILL', true).catch((err) => ctx.log.warn({ err: err.message }, 'SIGKILL failed'));
+    }
+    if (!(await waitForExit(rt, rec, 10_000))) {
+      // conmon is gone too (e.g. killed): nothing will write the exit file.
+      rec = await rt.containers.update(rec.id, () => ({ state: 'exited', exitCode: 137, finishedAt: nowNs(), reason: 'Error', message: 'container monitor is gone; exit code unknown' }));
+      return;
+    }
+    await refreshExit(rt, rec);
+  });
+}
+
+export async function removeContainer(rt: Runtime, id: string, ctx: HandlerContext): Promise<void> {
+  const found = rt.containers.find(id);
+  if (!found) return;
+  await stopContainer(rt, found.id, 0, ctx);
+  await rt.locks.run(found.id, async () => {
+    const rec = rt.containers.find(found.id);
+    if (!rec) return;
+    await rt.ociRuntime(rec.runtimeHandler).delete(rec.id);
+    await rt.deps.bus.call('storage', 'RemoveRootfs', RootfsRequest, RemoveRootfsResponse, { containerId: rec.id }, { requestId: ctx.requestId });
+    const sb = rt.sandboxes.find(rec.sandboxId);
+    if (sb) await removeCgroup(sb.cgroupParent, `crius-conmon-${rec.id}`);
+    await rm(rec.bundle, { recursive: true, force: true });
+    await rm(path.join(rt.exitDir, rec.id), { force: true });
+    await rt.containers.remove(rec.id);
+  });
+}
+
+export async function execSync(rt: Runtime, id: string, cmd: string[], timeoutSeconds: number): Promise<ExecSyncResponse> {
+  const rec = await refreshExit(rt, rt.containers.get(id));
+  canExec(rec);
+  const spec = JSON.parse(await readSpec(rec)) as OciSpec;
+  const proc = { ...spec.process, args: cmd, terminal: false };
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'crius-exec-'));
+  try {
+    const file = path.join(dir, 'process.json');
+    await writeFile(file, JSON.stringify(proc), { mode: 0o600 });
+    const r = await rt.ociRuntime(rec.runtimeHandler).execSync(rec.id, file, timeoutSeconds * 1000, EXEC_OUTPUT_LIMIT);
+    return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function readSpec(rec: ContainerRecord): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  return readFile(path.join(rec.bundle, 'config.json'), 'utf8');
+}
+
+export async function updateResources(rt: Runtime, id: string, linux: LinuxContainerResources | undefined): Promise<void> {
+  if (!linux) throw new InvalidArgumentError(`UpdateContainerResources ${id}: linux resources are required`);
+  const found = rt.containers.get(id);
+  await rt.locks.run(found.id, async () => {
+    const rec = await refreshExit(rt, rt.containers.get(found.id));
+    canUpdateResources(rec);
+    const facts = await rt.hostFacts();
+    const warnings: string[] = [];
+    const resources = buildResources(linux, facts, warnings);
+    for (const w of warnings) rt.log.warn({ container: rec.id }, w);
+    await rt.ociRuntime(rec.runtimeHandler).update(rec.id, JSON.stringify(resources));
+  });
+}

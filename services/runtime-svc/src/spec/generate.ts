@@ -1,0 +1,160 @@
+// Composes a container's OCI config.json from the CRI request, the image, the
+// sandbox and host facts. Owned by runtime-svc/spec; pure: every OS fact or
+// file read comes in through ContainerSpecInput / HostFacts.
+import type { ContainerConfig, SELinuxOption } from '@crius/common/cri';
+import { OCI_VERSION, type OciLinux, type OciLinuxDevice, type OciSpec } from './oci-types.js';
+import type { ImageInput } from './image-config.js';
+import { buildProcess } from './process.js';
+import { buildMounts, protectedPaths, type PodFiles } from './mounts.js';
+import { buildResources, cgroupsPath, type CgroupManager } from './resources.js';
+import { apparmorNote, containerNamespaces, selinuxLabels, validateSysctls, type SandboxNamespaces } from './security.js';
+import { resolveSeccomp, type ProfileReader } from './seccomp.js';
+import { buildDevices, type StatDevice } from './devices.js';
+
+/** What runtime-svc knows about the pod sandbox a container joins. */
+export interface SandboxInfo extends SandboxNamespaces, PodFiles {
+  id: string;
+  hostname: string;
+  /** The sandbox's /dev/shm to bind; absent = a private 64M tmpfs. */
+  shmPath?: string;
+  /** PodSandboxConfig.linux.cgroup_parent. */
+  cgroupParent: string;
+  /** PodSandboxConfig.linux.sysctls. */
+  sysctls: Record<string, string>;
+  /** The pod-level SELinux options (LinuxSandboxSecurityContext.selinux_options). */
+  selinuxOptions?: SELinuxOption;
+}
+
+/** Facts about this host, read once by the caller. */
+export interface HostFacts {
+  cgroupVersion: 1 | 2;
+  cgroupManager: CgroupManager;
+  /** /proc/sys/kernel/cap_last_cap (default 40). */
+  capLastCap?: number;
+  /** runtime-svc's /proc/self/oom_score_adj (default -1000: no clamping). */
+  minOomScoreAdj?: number;
+  selinuxEnabled?: boolean;
+  /** pids.limit per container; absent or <= 0 = unlimited. */
+  defaultPidsLimit?: number;
+  /** False when cgroup v1 swap accounting (memory.memsw.*) is off. */
+  swapSupported?: boolean;
+  /** process.arch of the node (default: this process's). */
+  arch?: string;
+  statDevice?: StatDevice;
+  /** Every host device node, for privileged containers. */
+  hostDevices?: OciLinuxDevice[];
+  readSeccompProfile?: ProfileReader;
+}
+
+export interface ContainerSpecInput {
+  containerId: string;
+  sandbox: SandboxInfo;
+  config: ContainerConfig;
+  image: ImageInput;
+  /** Image name for the io.kubernetes.cri.image-name annotation (default: config.image.image). */
+  imageName?: string;
+  /** The container's mounted rootfs. */
+  rootfsPath: string;
+  /** /proc/<pid>/ns/pid of the target container for NamespaceMode TARGET. */
+  targetPidPath?: string;
+  host: HostFacts;
+}
+
+export interface GeneratedSpec {
+  spec: OciSpec;
+  /** Things adjusted or ignored, for the caller to log. */
+  warnings: string[];
+  /** Host paths to relabel with linux.mountLabel (selinux_relabel mounts). */
+  relabelPaths: string[];
+}
+
+export const ANNOTATION = {
+  containerType: 'io.kubernetes.cri.container-type',
+  sandboxId: 'io.kubernetes.cri.sandbox-id',
+  containerName: 'io.kubernetes.cri.container-name',
+  imageName: 'io.kubernetes.cri.image-name',
+} as const;
+
+export function generateContainerSpec(input: ContainerSpecInput): GeneratedSpec {
+  const { config, sandbox, host } = input;
+  const warnings: string[] = [];
+  const sc = config.linux?.securityContext;
+  const privileged = sc?.privileged ?? false;
+  const readonlyRootfs = sc?.readonlyRootfs ?? false;
+
+  const proc = buildProcess(
+    {
+      config,
+      image: input.image,
+      hostname: sandbox.hostname,
+      capLastCap: host.capLastCap,
+      minOomScoreAdj: host.minOomScoreAdj,
+    },
+    warnings,
+  );
+  const m = buildMounts({
+    ...sandbox,
+    mounts: config.mounts,
+    privileged,
+    readonlyRootfs,
+    selinuxEnabled: host.selinuxEnabled ?? false,
+  });
+  const namespaces = containerNamespaces({
+    sandbox,
+    options: sc?.namespaceOptions,
+    targetPidPath: input.targetPidPath,
+    cgroupVersion: host.cgroupVersion,
+  });
+  const devices = buildDevices({
+    devices: config.devices,
+    privileged,
+    hostDevices: host.hostDevices,
+    statDevice: host.statDevice,
+  });
+  const resources = buildResources(config.linux?.resources, host, warnings);
+  resources.devices = devices.rules;
+
+  const linux: OciLinux = {
+    namespaces,
+    resources,
+    cgroupsPath: cgroupsPath(host.cgroupManager, sandbox.cgroupParent, input.containerId),
+    ...protectedPaths(sc, privileged),
+  };
+  if (devices.devices.length > 0) linux.devices = devices.devices;
+  const sysctl = validateSysctls(sandbox.sysctls, sandbox);
+  if (Object.keys(sysctl).length > 0) linux.sysctl = sysctl;
+  if (m.rootfsPropagation) linux.rootfsPropagation = m.rootfsPropagation;
+
+  const seccomp = resolveSeccomp({
+    profile: sc?.seccomp,
+    profilePath: sc?.seccompProfilePath,
+    privileged,
+    bounding: proc.capabilities?.bounding ?? [],
+    arch: host.arch ?? process.arch,
+    readProfile: host.readSeccompProfile,
+  });
+  if (seccomp) linux.seccomp = seccomp;
+
+  const labels = selinuxLabels(host.selinuxEnabled ?? false, sc?.selinuxOptions, sandbox.selinuxOptions);
+  if (labels.processLabel) proc.selinuxLabel = labels.processLabel;
+  if (labels.mountLabel) linux.mountLabel = labels.mountLabel;
+  const note = apparmorNote(sc);
+  if (note) warnings.push(note);
+
+  const spec: OciSpec = {
+    ociVersion: OCI_VERSION,
+    process: proc,
+    root: { path: input.rootfsPath, readonly: readonlyRootfs },
+    mounts: m.mounts,
+    annotations: {
+      [ANNOTATION.containerType]: 'container',
+      [ANNOTATION.sandboxId]: sandbox.id,
+      [ANNOTATION.containerName]: config.metadata?.name ?? '',
+      [ANNOTATION.imageName]: input.imageName ?? config.image?.image ?? '',
+    },
+    linux,
+  };
+  // runc can only set the hostname of a UTS namespace it creates.
+  if (namespaces.some((n) => n.type === 'uts' && !n.path)) spec.hostname = sandbox.hostname;
+  return { spec, warnings, relabelPaths: m.relabelPaths };
+}

@@ -15,7 +15,8 @@ const SAMPLE: Partial<Record<CriMethod, object>> = {
   ExecSync: { containerId: 'no-such-ctr', cmd: ['true'] },
   Exec: { containerId: 'no-such-ctr', cmd: ['true'] },
   ImageStatus: { image: { image: 'busybox' } },
-  PullImage: { image: { image: 'busybox' } },
+  // Loopback port 1: nothing listens, so the pull fails at once without leaving the machine.
+  PullImage: { image: { image: '127.0.0.1:1/none/busybox:1' } },
   RemoveImage: { image: { image: 'busybox' } },
 };
 for (const m of criMethods()) {
@@ -41,6 +42,11 @@ describe('every CRI RPC reaches its owner', () => {
     const r = await callCri(client, method, SAMPLE[method]!);
     const owner = CRI_ROUTES[method];
     if (r.ok) return;
+    if (method === 'PullImage') {
+      expect(r.error.code).toBe(status.UNAVAILABLE);
+      expect(r.error.details).toContain('127.0.0.1:1');
+      return;
+    }
     // Allowed: the owner does not implement it yet, or it did and rejected our fake IDs.
     expect([status.UNIMPLEMENTED, status.NOT_FOUND, status.INVALID_ARGUMENT]).toContain(r.error.code);
     if (r.error.code === status.UNIMPLEMENTED) {

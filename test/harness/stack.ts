@@ -48,6 +48,9 @@ listen = "${dir}/run/crius.sock"
 metrics_address = ""
 [bus]
 address = "127.0.0.1:${port}"
+[image]
+# Tests never leave the machine: short names are not searched on docker.io.
+unqualified_search_registries = []
 [network]
 cni_conf_dirs = ["${dir}/cni"]
 netns_dir = "${dir}/run/netns"

@@ -14,6 +14,7 @@ import { PodNetworkRequest, ReconcileNetworkRequest, ReconcileNetworkResponse, T
 import { ReconcileRootfsRequest, ReconcileRootfsResponse, RemoveRootfsResponse, RootfsRequest } from '@crius/common/proto/storage';
 import { refreshExit } from './container/lifecycle.js';
 import type { Runtime } from './runtime.js';
+import { pauseId } from './sandbox/pause.js';
 
 export async function recoverLocal(rt: Runtime): Promise<void> {
   for (const dir of [rt.exitDir, rt.attachDir, path.join(rt.deps.dirs.run, 'containers'), path.join(rt.deps.dirs.run, 'sandboxes')]) {
@@ -58,6 +59,7 @@ async function undoHalfCreatedSandboxes(rt: Runtime): Promise<void> {
   for (const id of await orphans(path.join(rt.deps.dirs.run, 'sandboxes'), (id) => !!rt.sandboxes.find(id))) {
     rt.log.warn({ sandbox: id }, 'undoing a sandbox create that did not finish');
     const dir = rt.sandboxRunDir(id);
+    for (const handler of Object.keys(rt.deps.config.runtime.handlers)) await rt.ociRuntime(handler).delete(pauseId(id)).catch(() => undefined);
     await rt.deps.os.unmount(path.join(dir, 'shm'));
     for (const kind of ['ipc', 'uts']) await rt.deps.os.unpin(path.join(rt.pinDir, `${id}.${kind}`));
     rt.pendingCleanup.push(async () => {

@@ -61,8 +61,9 @@ async function build(rt: Runtime, p: Plan, cleanup: CleanupStack, ctx: HandlerCo
   const { bus } = rt.deps;
   const call = { deadline: ctx.deadline, requestId: ctx.requestId };
   const image = await bus.call('image', 'ImageConfig', ImageConfigRequest, ImageConfigResponse, { image: p.cfg.image!.image }, call);
-  const readOnly = p.cfg.linux?.securityContext?.readonlyRootfs ?? false;
-  const { rootfsPath } = await bus.call('storage', 'CreateRootfs', CreateRootfsRequest, CreateRootfsResponse, { containerId: p.id, diffIds: image.diffIds, readOnly }, call);
+  // A read-only rootfs is runc's job (root.readonly, remounted after /proc and
+  // friends are mounted on it), so storage always gives a writable overlay.
+  const { rootfsPath } = await bus.call('storage', 'CreateRootfs', CreateRootfsRequest, CreateRootfsResponse, { containerId: p.id, diffIds: image.diffIds, readOnly: false }, call);
   cleanup.push('remove rootfs', () => bus.call('storage', 'RemoveRootfs', RootfsRequest, RemoveRootfsResponse, { containerId: p.id }));
 
   const bundle = rt.bundleDir(p.id);

@@ -51,8 +51,19 @@ export async function hostDevices(dir = '/dev', depth = 0): Promise<OciLinuxDevi
   return out;
 }
 
+/** This process's bounding capability set: what it can hand to containers. */
+function boundingSet(): bigint | undefined {
+  try {
+    const line = readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('CapBnd:'));
+    return line ? BigInt('0x' + line.split(/\s+/)[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function readHostFacts(cfg: CriusConfig): Promise<HostFacts> {
   return {
+    hostBounding: boundingSet(),
     cgroupVersion: cgroupVersion(),
     cgroupManager: cfg.runtime.cgroup_manager as 'cgroupfs' | 'systemd',
     capLastCap: readNumber('/proc/sys/kernel/cap_last_cap', 40),

@@ -14,6 +14,7 @@ import type { Runtime } from '../runtime.js';
 import { RECORD_VERSION, type SandboxRecord } from '../store/records.js';
 import { hostsFile, resolvConf, validHostname } from './files.js';
 import { sandboxName } from './names.js';
+import { startPause, stopPause } from './pause.js';
 
 /** CRI NamespaceMode values. */
 export const NS = { POD: 0, CONTAINER: 1, NODE: 2, TARGET: 3 } as const;
@@ -126,7 +127,7 @@ async function createSandbox(rt: Runtime, p: SandboxPlan, cleanup: CleanupStack,
     await sos.mountShm(shmPath, DEFAULT_SHM_BYTES);
   }
 
-  return {
+  const record: SandboxRecord = {
     version: RECORD_VERSION,
     id: p.id,
     name: p.name,
@@ -144,4 +145,11 @@ async function createSandbox(rt: Runtime, p: SandboxPlan, cleanup: CleanupStack,
     cgroupParent: p.cfg.linux?.cgroupParent || '/crius',
     ips,
   };
+  // One PID namespace for the whole pod: a pause process holds it.
+  const pidMode = p.cfg.linux?.securityContext?.namespaceOptions?.pid ?? NS.CONTAINER;
+  if (pidMode === NS.POD) {
+    cleanup.push('stop pause process', () => stopPause(rt, record));
+    record.pause = await startPause(rt, record, p.cfg, ctx.log);
+  }
+  return record;
 }

@@ -7,6 +7,7 @@ import { rm } from 'node:fs/promises';
 import type { HandlerContext } from '@crius/common';
 import { PodNetworkRequest, TearDownPodResponse } from '@crius/common/proto/network';
 import type { Runtime } from '../runtime.js';
+import { stopPause } from './pause.js';
 
 export async function stopPodSandbox(rt: Runtime, id: string, ctx: HandlerContext): Promise<void> {
   const found = rt.sandboxes.find(id);
@@ -22,6 +23,7 @@ export async function stopPodSandbox(rt: Runtime, id: string, ctx: HandlerContex
     if (sb.netnsPath) {
       await rt.deps.bus.call('network', 'TearDownPod', PodNetworkRequest, TearDownPodResponse, { sandboxId: sb.id }, { requestId: ctx.requestId });
     }
+    if (sb.pause) await stopPause(rt, sb);
     if (sb.shmPath && sb.shmPath !== '/dev/shm') await rt.deps.os.unmount(sb.shmPath);
     if (sb.state !== 'notready') await rt.sandboxes.update(sb.id, () => ({ state: 'notready' }));
   });

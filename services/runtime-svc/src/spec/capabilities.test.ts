@@ -85,3 +85,23 @@ describe('buildCapabilities', () => {
     expect(c.permitted).toEqual(['CAP_NET_ADMIN']);
   });
 });
+
+describe('capabilities the runtime does not hold', () => {
+  // A node whose runtime lacks CAP_SYS_RESOURCE (24), as this test machine's root does.
+  const bounding = ((1n << 41n) - 1n) & ~(1n << 24n);
+
+  it('privileged gets every capability the runtime holds, and only those', () => {
+    const list = effectiveCapabilityList({ privileged: true, capLastCap: 40, hostBounding: bounding }, []);
+    expect(list).toHaveLength(40);
+    expect(list).not.toContain('CAP_SYS_RESOURCE');
+    expect(list).toContain('CAP_SYS_ADMIN');
+  });
+
+  it('an explicit add of a capability the runtime lacks is dropped with a warning', () => {
+    const warnings: string[] = [];
+    const list = effectiveCapabilityList({ add: ['SYS_RESOURCE', 'NET_ADMIN'], capLastCap: 40, hostBounding: bounding }, warnings);
+    expect(list).toContain('CAP_NET_ADMIN');
+    expect(list).not.toContain('CAP_SYS_RESOURCE');
+    expect(warnings).toEqual(['capability SYS_RESOURCE is not held by the runtime on this node; not added']);
+  });
+});

@@ -28,6 +28,12 @@ export interface CapabilityRequest {
   privileged?: boolean;
   /** /proc/sys/kernel/cap_last_cap of the host (default 40). */
   capLastCap?: number;
+  /**
+   * The capabilities runtime-svc itself holds (CapBnd of /proc/self/status).
+   * The runtime cannot grant more: "all" (privileged, add ALL) means all of
+   * these, as containerd's WithAllCurrentCapabilities; undefined = no limit.
+   */
+  hostBounding?: bigint;
 }
 
 /** The capability number of a CRI name: "CAP_" optional, any case; "ALL" → -1. */
@@ -52,7 +58,8 @@ export function allCapabilities(capLastCap = DEFAULT_CAP_LAST_CAP): string[] {
  */
 export function effectiveCapabilityList(req: CapabilityRequest, warnings: string[]): string[] {
   const last = req.capLastCap ?? DEFAULT_CAP_LAST_CAP;
-  if (req.privileged) return allCapabilities(last);
+  const held = (n: number) => req.hostBounding === undefined || ((req.hostBounding >> BigInt(n)) & 1n) === 1n;
+  if (req.privileged) return allCapabilities(last).filter((_name, n) => held(n));
   const add = (req.add ?? []).map((n) => ({ n, num: capabilityNumber(n) }));
   const drop = (req.drop ?? []).map((n) => ({ n, num: capabilityNumber(n) }));
   const set = new Set<number>(DEFAULT_CAPABILITIES.map(capabilityNumber));
@@ -61,10 +68,14 @@ export function effectiveCapabilityList(req: CapabilityRequest, warnings: string
   for (const a of add) {
     if (a.num < 0) continue;
     if (a.num > last) warnings.push(`capability ${a.n} is not known to this kernel; not added`);
+    else if (!held(a.num)) warnings.push(`capability ${a.n} is not held by the runtime on this node; not added`);
     else set.add(a.num);
   }
   for (const d of drop) if (d.num >= 0) set.delete(d.num);
-  return [...set].filter((n) => n <= last).sort((a, b) => a - b).map((n) => `CAP_${CAPABILITY_NAMES[n]}`);
+  return [...set]
+    .filter((n) => n <= last && held(n))
+    .sort((a, b) => a - b)
+    .map((n) => `CAP_${CAPABILITY_NAMES[n]}`);
 }
 
 /**

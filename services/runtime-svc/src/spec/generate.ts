@@ -31,6 +31,8 @@ export interface HostFacts {
   cgroupManager: CgroupManager;
   /** /proc/sys/kernel/cap_last_cap (default 40). */
   capLastCap?: number;
+  /** runtime-svc's own bounding capability set (CapBnd); undefined = no limit. */
+  hostBounding?: bigint;
   /** runtime-svc's /proc/self/oom_score_adj (default -1000: no clamping). */
   minOomScoreAdj?: number;
   selinuxEnabled?: boolean;
@@ -88,6 +90,7 @@ export function generateContainerSpec(input: ContainerSpecInput): GeneratedSpec 
       image: input.image,
       hostname: sandbox.hostname,
       capLastCap: host.capLastCap,
+      hostBounding: host.hostBounding,
       minOomScoreAdj: host.minOomScoreAdj,
     },
     warnings,

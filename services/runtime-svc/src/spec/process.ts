@@ -95,6 +95,8 @@ export interface ProcessInput {
   /** The sandbox hostname, exported as HOSTNAME. */
   hostname: string;
   capLastCap?: number;
+  /** Capabilities the runtime holds (see CapabilityRequest.hostBounding). */
+  hostBounding?: bigint;
   /** The caller's /proc/self/oom_score_adj (default -1000: no clamping). */
   minOomScoreAdj?: number;
 }
@@ -127,6 +129,7 @@ export function buildProcess(input: ProcessInput, warnings: string[]): OciProces
         ambient: sc?.capabilities?.addAmbientCapabilities,
         privileged: sc?.privileged,
         capLastCap: input.capLastCap,
+        hostBounding: input.hostBounding,
       },
       warnings,
     ),

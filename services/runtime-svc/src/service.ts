@@ -1,6 +1,7 @@
 // runtime-svc: recover sandbox and container records, then serve them.
 import type { ServiceDefinition } from '@crius/common';
 import { runtimeEndpoints } from './bus.js';
+import { monitorEndpoints } from './monitor-api.js';
 import { LinuxSandboxOs } from './os/sandbox-os.js';
 import { Runtime } from './runtime.js';
 import { reconcileWithServices, recoverLocal } from './recover.js';
@@ -12,6 +13,6 @@ export const runtimeService: ServiceDefinition = {
     const rt = new Runtime({ config, dirs, log, bus, os: new LinuxSandboxOs() });
     await recoverLocal(rt);
     rt.reconciled = reconcileWithServices(rt);
-    return { endpoints: runtimeEndpoints(rt) };
+    return { endpoints: { ...runtimeEndpoints(rt), ...monitorEndpoints(rt) } };
   },
 };

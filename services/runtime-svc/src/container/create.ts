@@ -19,6 +19,7 @@ import { RECORD_VERSION, type ContainerRecord, type SandboxRecord } from '../sto
 import { sandboxConfig } from '../views.js';
 import { readRootfsFile } from './image-files.js';
 import { pidStartTime } from './proc.js';
+import { ContainerEventType, publishEvent } from '../events.js';
 
 export async function createContainer(rt: Runtime, req: CreateContainerRequest, ctx: HandlerContext): Promise<string> {
   await rt.reconciled;
@@ -41,6 +42,7 @@ export async function createContainer(rt: Runtime, req: CreateContainerRequest, 
       const record = await build(rt, { id, name, sb, cfg }, cleanup, ctx);
       await rt.containers.put(record);
       cleanup.commit();
+      publishEvent(rt, ContainerEventType.CONTAINER_CREATED_EVENT, record.id, record.sandboxId);
       rt.noteIfCallerGone(id, ctx);
       return id;
     } catch (err) {

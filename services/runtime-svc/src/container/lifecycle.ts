@@ -15,6 +15,7 @@ import { canExec, canStart, canUpdateResources, needsStop } from '../store/conta
 import type { ContainerRecord } from '../store/records.js';
 import { containerConfig } from '../views.js';
 import { exitReason, readExit } from './exits.js';
+import { ContainerEventType, publishEvent } from '../events.js';
 
 const nowNs = () => (BigInt(Date.now()) * 1_000_000n).toString();
 const EXEC_OUTPUT_LIMIT = 16 * 1024 * 1024;
@@ -24,13 +25,15 @@ export async function refreshExit(rt: Runtime, rec: ContainerRecord): Promise<Co
   if (rec.state === 'exited') return rec;
   const exit = await readExit(rt.exitDir, rec);
   if (!exit) return rec;
-  return rt.containers.update(rec.id, () => ({
+  const next = await rt.containers.update(rec.id, () => ({
     state: 'exited',
     exitCode: exit.exitCode,
     finishedAt: exit.finishedAt,
     reason: exitReason(exit),
     message: exit.oomKilled ? 'container was killed by the OOM killer' : '',
   }));
+  publishEvent(rt, ContainerEventType.CONTAINER_STOPPED_EVENT, next.id, next.sandboxId);
+  return next;
 }
 
 export async function startContainer(rt: Runtime, id: string): Promise<void> {
@@ -42,9 +45,11 @@ export async function startContainer(rt: Runtime, id: string): Promise<void> {
       await rt.ociRuntime(rec.runtimeHandler).start(rec.id);
     } catch (err) {
       await rt.containers.update(rec.id, () => ({ state: 'exited', exitCode: 128, finishedAt: nowNs(), reason: 'StartError', message: (err as Error).message }));
+      publishEvent(rt, ContainerEventType.CONTAINER_STOPPED_EVENT, rec.id, rec.sandboxId);
       throw err;
     }
     await rt.containers.update(rec.id, () => ({ state: 'running', startedAt: nowNs() }));
+    publishEvent(rt, ContainerEventType.CONTAINER_STARTED_EVENT, rec.id, rec.sandboxId);
   });
 }
 
@@ -80,6 +85,7 @@ export async function stopContainer(rt: Runtime, id: string, timeoutSeconds: num
     if (!(await waitForExit(rt, rec, 10_000))) {
       // conmon is gone too (e.g. killed): nothing will write the exit file.
       rec = await rt.containers.update(rec.id, () => ({ state: 'exited', exitCode: 137, finishedAt: nowNs(), reason: 'Error', message: 'container monitor is gone; exit code unknown' }));
+      publishEvent(rt, ContainerEventType.CONTAINER_STOPPED_EVENT, rec.id, rec.sandboxId);
       return;
     }
     await refreshExit(rt, rec);
@@ -100,6 +106,7 @@ export async function removeContainer(rt: Runtime, id: string, ctx: HandlerConte
     await rm(rec.bundle, { recursive: true, force: true });
     await rm(path.join(rt.exitDir, rec.id), { force: true });
     await rt.containers.remove(rec.id);
+    publishEvent(rt, ContainerEventType.CONTAINER_DELETED_EVENT, rec.id, rec.sandboxId);
   });
 }
 

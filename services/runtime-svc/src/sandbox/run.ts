@@ -15,6 +15,7 @@ import { RECORD_VERSION, type SandboxRecord } from '../store/records.js';
 import { hostsFile, resolvConf, validHostname } from './files.js';
 import { sandboxName } from './names.js';
 import { startPause, stopPause } from './pause.js';
+import { ContainerEventType, publishEvent } from '../events.js';
 
 /** CRI NamespaceMode values. */
 export const NS = { POD: 0, CONTAINER: 1, NODE: 2, TARGET: 3 } as const;
@@ -55,6 +56,8 @@ export async function runPodSandbox(rt: Runtime, req: RunPodSandboxRequest, ctx:
       const record = await createSandbox(rt, { id, name, cfg, handler, hostname, hostNetwork, hostIpc: ns?.ipc === NS.NODE }, cleanup, ctx);
       await rt.sandboxes.put(record);
       cleanup.commit();
+      publishEvent(rt, ContainerEventType.CONTAINER_CREATED_EVENT, id, id);
+      publishEvent(rt, ContainerEventType.CONTAINER_STARTED_EVENT, id, id);
       rt.noteIfCallerGone(id, ctx);
       return id;
     } catch (err) {

@@ -8,6 +8,7 @@ import type { HandlerContext } from '@crius/common';
 import { PodNetworkRequest, TearDownPodResponse } from '@crius/common/proto/network';
 import type { Runtime } from '../runtime.js';
 import { stopPause } from './pause.js';
+import { ContainerEventType, publishEvent } from '../events.js';
 
 export async function stopPodSandbox(rt: Runtime, id: string, ctx: HandlerContext): Promise<void> {
   const found = rt.sandboxes.find(id);
@@ -25,7 +26,10 @@ export async function stopPodSandbox(rt: Runtime, id: string, ctx: HandlerContex
     }
     if (sb.pause) await stopPause(rt, sb);
     if (sb.shmPath && sb.shmPath !== '/dev/shm') await rt.deps.os.unmount(sb.shmPath);
-    if (sb.state !== 'notready') await rt.sandboxes.update(sb.id, () => ({ state: 'notready' }));
+    if (sb.state !== 'notready') {
+      await rt.sandboxes.update(sb.id, () => ({ state: 'notready' }));
+      publishEvent(rt, ContainerEventType.CONTAINER_STOPPED_EVENT, sb.id, sb.id);
+    }
   });
 }
 
@@ -40,5 +44,6 @@ export async function removePodSandbox(rt: Runtime, id: string, ctx: HandlerCont
     for (const f of [sb.ipcPath, sb.utsPath]) if (f) await rt.deps.os.unpin(f);
     await rm(rt.sandboxRunDir(sb.id), { recursive: true, force: true });
     await rt.sandboxes.remove(sb.id);
+    publishEvent(rt, ContainerEventType.CONTAINER_DELETED_EVENT, sb.id, sb.id);
   });
 }

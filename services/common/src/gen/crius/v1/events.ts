@@ -32,6 +32,14 @@ export interface ImagePulled {
   imageId: string;
 }
 
+/** kind "oom": a container was killed by the OOM killer (published by monitor-svc). */
+export interface ContainerOomKilled {
+  containerId: string;
+  exitCode: number;
+  /** Unix nanoseconds when monitor-svc saw the exit. */
+  seenAt: bigint;
+}
+
 function createBaseImagePullProgress(): ImagePullProgress {
   return { image: "", layerDigest: "", done: 0n, total: 0n };
 }
@@ -244,6 +252,118 @@ export const ImagePulled: MessageFns<ImagePulled> = {
     const message = createBaseImagePulled();
     message.image = object.image ?? "";
     message.imageId = object.imageId ?? "";
+    return message;
+  },
+};
+
+function createBaseContainerOomKilled(): ContainerOomKilled {
+  return { containerId: "", exitCode: 0, seenAt: 0n };
+}
+
+export const ContainerOomKilled: MessageFns<ContainerOomKilled> = {
+  encode(message: ContainerOomKilled, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerId !== "") {
+      writer.uint32(10).string(message.containerId);
+    }
+    if (message.exitCode !== 0) {
+      writer.uint32(16).int32(message.exitCode);
+    }
+    if (message.seenAt !== 0n) {
+      if (BigInt.asIntN(64, message.seenAt) !== message.seenAt) {
+        throw new globalThis.Error("value provided for field message.seenAt of type int64 too large");
+      }
+      writer.uint32(24).int64(message.seenAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ContainerOomKilled {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseContainerOomKilled();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.exitCode = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.seenAt = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ContainerOomKilled {
+    return {
+      containerId: isSet(object.containerId)
+        ? globalThis.String(object.containerId)
+        : isSet(object.container_id)
+        ? globalThis.String(object.container_id)
+        : "",
+      exitCode: isSet(object.exitCode)
+        ? globalThis.Number(object.exitCode)
+        : isSet(object.exit_code)
+        ? globalThis.Number(object.exit_code)
+        : 0,
+      seenAt: isSet(object.seenAt) ? BigInt(object.seenAt) : isSet(object.seen_at) ? BigInt(object.seen_at) : 0n,
+    };
+  },
+
+  toJSON(message: ContainerOomKilled): unknown {
+    const obj: any = {};
+    if (message.containerId !== "") {
+      obj.containerId = message.containerId;
+    }
+    if (message.exitCode !== 0) {
+      obj.exitCode = Math.round(message.exitCode);
+    }
+    if (message.seenAt !== 0n) {
+      obj.seenAt = message.seenAt.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ContainerOomKilled>, I>>(base?: I): ContainerOomKilled {
+    return ContainerOomKilled.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ContainerOomKilled>, I>>(object: I): ContainerOomKilled {
+    const message = createBaseContainerOomKilled();
+    message.containerId = object.containerId ?? "";
+    message.exitCode = object.exitCode ?? 0;
+    message.seenAt = (object.seenAt !== undefined && object.seenAt !== null) ? BigInt(object.seenAt) : 0n;
     return message;
   },
 };

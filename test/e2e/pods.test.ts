@@ -100,13 +100,24 @@ describe('a pod through the gateway', () => {
     expect(await exited(client2)).toMatchObject({ exitCode: 0 });
     const log = await readFile(path.join(pod.logDirectory, 'client/0.log'), 'utf8');
     expect(log).toContain('stdout F from the volume');
+    // Same IPC, network and UTS namespaces (the sandbox's pinned ones), own mount namespace.
+    const ns = async (id: string) => {
+      const r = await cri<{ stdout: Uint8Array }>(client, 'ExecSync', { containerId: id, cmd: ['sh', '-c', 'for n in ipc net uts mnt; do readlink /proc/self/ns/$n; done; hostname'], timeout: 10 });
+      return Buffer.from(r.stdout).toString().trim().split('\n');
+    };
+    const other = await runContainer(podId, pod, 'other', ['sleep', '3600']);
+    const [a, b] = [await ns(server), await ns(other)];
+    expect(a.slice(0, 3)).toEqual(b.slice(0, 3));
+    expect(a[3]).not.toBe(b[3]);
+    expect(a[4]).toBe(pod.hostname);
+    await cri(client, 'StopContainer', { containerId: other, timeout: 0 });
     await cri(client, 'StopContainer', { containerId: server, timeout: 0 });
     await rm(vol, { recursive: true, force: true });
   });
 
   it('lists containers with filters', async () => {
     const all = await cri<{ containers: { id: string; state: number; labels: Record<string, string> }[] }>(client, 'ListContainers', { filter: { podSandboxId: podId } });
-    expect(all.containers.length).toBeGreaterThanOrEqual(6);
+    expect(all.containers.length).toBeGreaterThanOrEqual(7);
     const byLabel = await cri<{ containers: unknown[] }>(client, 'ListContainers', { filter: { labelSelector: { container: 'hello' } } });
     expect(byLabel.containers).toHaveLength(1);
   });

@@ -45,7 +45,7 @@ root = "${dir}/lib"
 run_root = "${dir}/run"
 [api]
 listen = "${dir}/run/crius.sock"
-metrics_address = ""
+metrics_address = "127.0.0.1:${await freePort()}"
 [bus]
 address = "127.0.0.1:${port}"
 [image]

@@ -38,9 +38,17 @@ export function toServiceError(err: unknown): Partial<ServiceError> {
   return { code: e.code as unknown as GrpcStatus, details: e.message, metadata: new Metadata() };
 }
 
-/** Log the end of a call at the level its kind deserves. */
+/** Called with every finished call (the metrics hook). */
+export type CallObserver = (method: string, seconds: number, err?: unknown) => void;
+let observer: CallObserver | undefined;
+export function observeCalls(fn: CallObserver): void {
+  observer = fn;
+}
+
+/** Log the end of a call at the level its kind deserves, and count it. */
 export function logOutcome(ctx: CallContext, started: number, err?: unknown): void {
   const ms = +(performance.now() - started).toFixed(3);
+  observer?.(ctx.method, ms / 1000, err);
   if (err) {
     const e = toCriusError(err);
     ctx.log.warn({ ms, code: e.code, err: e.message }, 'failed');

@@ -6,6 +6,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BusClient, connectBus, createLogger, credentialsDir, loadConfig } from '@crius/common';
 import { buildServer, listen } from './server.js';
+import { observeCalls } from './instrument.js';
+import { GatewayMetrics, serveMetrics } from './metrics.js';
 
 export const GATEWAY_VERSION = '0.1.0';
 
@@ -16,6 +18,9 @@ async function main(): Promise<void> {
   const nc = await connectBus({ address: config.bus.address, user: 'gateway', credentialsDir: credentialsDir(config), name: 'cri-gateway' });
   const bus = new BusClient(nc, { defaultTimeoutMs: config.bus.request_timeout * 1000 });
   const server = buildServer({ bus, config, log, runtimeVersion: GATEWAY_VERSION });
+  const metrics = new GatewayMetrics();
+  observeCalls((method, seconds, err) => metrics.observe(method, seconds, err));
+  const metricsServer = serveMetrics(config.api.metrics_address, metrics, bus, log);
 
   const socket = config.api.listen;
   await mkdir(path.dirname(socket), { recursive: true });
@@ -30,6 +35,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
+    metricsServer?.close();
     const force = setTimeout(() => server.forceShutdown(), 5000);
     server.tryShutdown(async () => {
       clearTimeout(force);

@@ -37,7 +37,7 @@ export const imageService: ServiceDefinition = {
       ...(config.image.platform ? { platform: parsePlatform(config.image.platform) } : {}),
       onProgress: (e) =>
         nc.publish(
-          eventSubject('image', e.ref),
+          eventSubject('pull', e.ref),
           ImagePullProgress.encode({ image: e.ref, layerDigest: e.layerDigest, done: BigInt(e.done), total: BigInt(e.total) }).finish(),
         ),
     });

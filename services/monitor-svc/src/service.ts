@@ -1,13 +1,30 @@
 // monitor-svc: watches exits (handing them to runtime-svc, publishing OOM
 // events), serves stats and metrics read from cgroups and pod namespaces.
 import path from 'node:path';
-import { serviceDirs, type ServiceDefinition } from '@crius/common';
+import { EVENTS_ROOT, serviceDirs, unary, type BusClient, type ServiceDefinition } from '@crius/common';
 import { FilesystemUsage } from '@crius/common/cri';
-import { ContainerOomKilled } from '@crius/common/proto/events';
+import { ContainerOomKilled, ImagePulled } from '@crius/common/proto/events';
+import { MetricsRequest, MetricsResponse } from '@crius/common/proto/metrics';
+import { fetchTargets } from './targets.js';
 import { RootfsRequest, UsageResponse } from '@crius/common/proto/storage';
 import { monitorEndpoints } from './bus.js';
 import { ExitWatcher } from './exit-watcher.js';
-import { CriStats, createCgroupReader, createRuntimeMetrics } from './stats/index.js';
+import { CriStats, createCgroupReader, createRuntimeMetrics, type RuntimeMetrics } from './stats/index.js';
+
+/** Image pulls and bytes, from image-svc's ImagePulled events. */
+function countPulls(bus: BusClient, metrics: RuntimeMetrics) {
+  return bus.nc.subscribe(`${EVENTS_ROOT}.image.>`, {
+    callback: (_err, msg) => {
+      try {
+        const ev = ImagePulled.decode(msg.data);
+        if (ev.error) metrics.imagePullFailed();
+        else metrics.imagePulled(Number(ev.bytes));
+      } catch {
+        // Not an ImagePulled message: ignore.
+      }
+    },
+  });
+}
 
 export const monitorService: ServiceDefinition = {
   name: 'monitor',
@@ -31,6 +48,23 @@ export const monitorService: ServiceDefinition = {
       log.info({ container: e.id, exitCode: e.exitCode, reason: e.reason }, 'container exited');
     });
     await exits.start();
-    return { endpoints: monitorEndpoints(stats, bus), stop: async () => exits.stop() };
+    const pulls = countPulls(bus, metrics);
+    const endpoints = {
+      ...monitorEndpoints(stats, bus),
+      Metrics: unary(MetricsRequest, MetricsResponse, async (_req, ctx) => {
+        const t = await fetchTargets(bus, { deadline: ctx.deadline });
+        const counts: Record<string, number> = {};
+        for (const c of t.containers) counts[c.running ? 'running' : 'exited'] = (counts[c.running ? 'running' : 'exited'] ?? 0) + 1;
+        metrics.setContainerCounts(counts);
+        return { text: await metrics.text() };
+      }),
+    };
+    return {
+      endpoints,
+      stop: async () => {
+        exits.stop();
+        pulls.unsubscribe();
+      },
+    };
   },
 };

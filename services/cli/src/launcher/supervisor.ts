@@ -34,6 +34,7 @@ export class Supervised extends EventEmitter {
   }
 
   start(): void {
+    this.stopping = false;
     const fd = openSync(this.spec.logFile, 'a');
     const startedAt = Date.now();
     const child = spawn(this.spec.command, this.spec.args, {

@@ -1,7 +1,7 @@
 // Who may say what on the bus: the single source of the NATS users and their
 // subject permissions. The launcher writes the nats-server config from it (and
 // deploy/ will generate the production config from the same function).
-import { EVENTS_ROOT, SERVICES, SUBJECT_ROOT, inboxPrefix, serviceSubjects, type BusUser, type EventKind, type ServiceName } from './subjects.js';
+import { EVENTS_ROOT, SERVICES, SUBJECT_ROOT, inboxPrefix, requestSubject, serviceSubjects, type BusUser, type EventKind, type ServiceName } from './subjects.js';
 
 /** Which services each bus user may call (ARCHITECTURE.md "may call"). */
 export const MAY_CALL: Record<BusUser, readonly ServiceName[]> = {
@@ -19,7 +19,7 @@ export const MAY_CALL: Record<BusUser, readonly ServiceName[]> = {
 /** Which event kinds each bus user may publish. */
 export const MAY_PUBLISH_EVENTS: Record<BusUser, readonly EventKind[]> = {
   gateway: [],
-  image: ['image'],
+  image: ['image', 'pull'],
   storage: [],
   runtime: ['container', 'sandbox'],
   network: ['network'],
@@ -48,7 +48,9 @@ export function permissionsFor(user: BusUser): UserPermissions {
   const subscribe = [`${inboxPrefix(user)}.>`];
   if (isService(user)) subscribe.push(serviceSubjects(user), '$SRV.>');
   if (EVENT_READERS.has(user)) subscribe.push(`${EVENTS_ROOT}.>`);
-  if (user === 'launcher') publish.push(`${SUBJECT_ROOT}.*.Health`);
+  // The launcher (crius CLI as root) checks health and loads images from local
+  // archives (`crius image import`, the demo); nothing else of any service.
+  if (user === 'launcher') publish.push(`${SUBJECT_ROOT}.*.Health`, requestSubject('image', 'ImportImage'));
   return { publish, subscribe, responder: isService(user) };
 }
 

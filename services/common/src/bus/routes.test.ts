@@ -26,9 +26,13 @@ describe('routing table', () => {
 
 describe('bus permissions', () => {
   it('image-svc may publish only to storage requests and image events', () => {
-    expect(permissionsFor('image').publish.sort()).toEqual(['crius.v1.events.image.>', 'crius.v1.storage.>']);
+    expect(permissionsFor('image').publish.sort()).toEqual(['crius.v1.events.image.>', 'crius.v1.events.pull.>', 'crius.v1.storage.>']);
     expect(permissionsFor('image').subscribe).toContain('crius.v1.image.>');
     expect(permissionsFor('image').subscribe).not.toContain('crius.v1.events.>');
+  });
+
+  it('the launcher may call Health anywhere and only ImportImage of image-svc', () => {
+    expect(permissionsFor('launcher').publish.sort()).toEqual(['crius.v1.*.Health', 'crius.v1.image.ImportImage']);
   });
 
   it('storage-svc calls nobody and publishes no events', () => {

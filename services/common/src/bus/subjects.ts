@@ -14,7 +14,8 @@ export const BUS_USERS = ['gateway', ...SERVICES, 'launcher', 'observer'] as con
 export type BusUser = (typeof BUS_USERS)[number];
 
 /** Event kinds and who may publish them (one publisher kind each where possible). */
-export const EVENT_KINDS = ['container', 'sandbox', 'image', 'network', 'oom'] as const;
+/** 'pull' carries per-layer pull progress; 'image' carries finished pulls. */
+export const EVENT_KINDS = ['container', 'sandbox', 'image', 'pull', 'network', 'oom'] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 const TOKEN = /^[A-Za-z0-9_-]+$/;

@@ -17,7 +17,7 @@ export const protobufFileName = "crius/v1/events.proto";
  * on the bus may subscribe.
  */
 
-/** kind "image": bytes of one layer of a pull so far (per layer, repeated). */
+/** kind "pull": bytes of one layer of a pull so far (per layer, repeated). */
 export interface ImagePullProgress {
   /** The reference as the pull named it. */
   image: string;
@@ -26,10 +26,13 @@ export interface ImagePullProgress {
   total: bigint;
 }
 
-/** kind "image": a pull finished and the image is recorded. */
+/** kind "image": a pull finished (image_id set) or failed (error set). */
 export interface ImagePulled {
   image: string;
   imageId: string;
+  /** Size of the image (its layers and config, compressed), when pulled. */
+  bytes: bigint;
+  error: string;
 }
 
 /** kind "oom": a container was killed by the OOM killer (published by monitor-svc). */
@@ -168,7 +171,7 @@ export const ImagePullProgress: MessageFns<ImagePullProgress> = {
 };
 
 function createBaseImagePulled(): ImagePulled {
-  return { image: "", imageId: "" };
+  return { image: "", imageId: "", bytes: 0n, error: "" };
 }
 
 export const ImagePulled: MessageFns<ImagePulled> = {
@@ -178,6 +181,15 @@ export const ImagePulled: MessageFns<ImagePulled> = {
     }
     if (message.imageId !== "") {
       writer.uint32(18).string(message.imageId);
+    }
+    if (message.bytes !== 0n) {
+      if (BigInt.asIntN(64, message.bytes) !== message.bytes) {
+        throw new globalThis.Error("value provided for field message.bytes of type int64 too large");
+      }
+      writer.uint32(24).int64(message.bytes);
+    }
+    if (message.error !== "") {
+      writer.uint32(34).string(message.error);
     }
     return writer;
   },
@@ -211,6 +223,22 @@ export const ImagePulled: MessageFns<ImagePulled> = {
             message.imageId = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.bytes = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -231,6 +259,8 @@ export const ImagePulled: MessageFns<ImagePulled> = {
         : isSet(object.image_id)
         ? globalThis.String(object.image_id)
         : "",
+      bytes: isSet(object.bytes) ? BigInt(object.bytes) : 0n,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
     };
   },
 
@@ -242,6 +272,12 @@ export const ImagePulled: MessageFns<ImagePulled> = {
     if (message.imageId !== "") {
       obj.imageId = message.imageId;
     }
+    if (message.bytes !== 0n) {
+      obj.bytes = message.bytes.toString();
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
     return obj;
   },
 
@@ -252,6 +288,8 @@ export const ImagePulled: MessageFns<ImagePulled> = {
     const message = createBaseImagePulled();
     message.image = object.image ?? "";
     message.imageId = object.imageId ?? "";
+    message.bytes = (object.bytes !== undefined && object.bytes !== null) ? BigInt(object.bytes) : 0n;
+    message.error = object.error ?? "";
     return message;
   },
 };

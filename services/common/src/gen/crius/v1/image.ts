@@ -13,8 +13,9 @@ export const protobufFileName = "crius/v1/image.proto";
 
 /**
  * image-svc's bus methods beyond CRI's ImageService
- * (crius.v1.image.<Method>). Caller: runtime-svc, which needs an image's
- * config and layers to create a container.
+ * (crius.v1.image.<Method>). Callers: runtime-svc (ImageConfig: an image's
+ * config and layers to create a container); the crius CLI as the launcher
+ * bus user (ImportImage: load images from a local tar without a registry).
  */
 
 export interface ImageConfigRequest {
@@ -43,6 +44,35 @@ export interface ImageConfigResponse {
 export interface ImageConfigResponse_LabelsEntry {
   key: string;
   value: string;
+}
+
+/**
+ * Imports every image of an OCI image layout tar (oci-archive) or a
+ * docker-archive tar (`docker save`), optionally gzip-compressed.
+ */
+export interface ImportImageRequest {
+  /**
+   * Absolute path on the node. image-svc runs unprivileged: the file must be
+   * readable by its user, or the call fails with FAILED_PRECONDITION.
+   */
+  path: string;
+  /**
+   * Optional. A repository ("localhost/app") completes OCI ref.names that are
+   * only a tag ("1.36"); a full reference ("localhost/app:1") names the image
+   * of a one-image archive instead of the archive's own names.
+   */
+  name: string;
+}
+
+export interface ImportedImage {
+  /** Image ID (the config digest, "sha256:…"). */
+  imageId: string;
+  /** Fully-qualified tags this import gave the image; empty when unnamed. */
+  repoTags: string[];
+}
+
+export interface ImportImageResponse {
+  images: ImportedImage[];
 }
 
 function createBaseImageConfigRequest(): ImageConfigRequest {
@@ -515,6 +545,253 @@ export const ImageConfigResponse_LabelsEntry: MessageFns<ImageConfigResponse_Lab
     const message = createBaseImageConfigResponse_LabelsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseImportImageRequest(): ImportImageRequest {
+  return { path: "", name: "" };
+}
+
+export const ImportImageRequest: MessageFns<ImportImageRequest> = {
+  encode(message: ImportImageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.path !== "") {
+      writer.uint32(10).string(message.path);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportImageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportImageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportImageRequest {
+    return {
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+    };
+  },
+
+  toJSON(message: ImportImageRequest): unknown {
+    const obj: any = {};
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportImageRequest>, I>>(base?: I): ImportImageRequest {
+    return ImportImageRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportImageRequest>, I>>(object: I): ImportImageRequest {
+    const message = createBaseImportImageRequest();
+    message.path = object.path ?? "";
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseImportedImage(): ImportedImage {
+  return { imageId: "", repoTags: [] };
+}
+
+export const ImportedImage: MessageFns<ImportedImage> = {
+  encode(message: ImportedImage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.imageId !== "") {
+      writer.uint32(10).string(message.imageId);
+    }
+    for (const v of message.repoTags) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportedImage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportedImage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.imageId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.repoTags.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportedImage {
+    return {
+      imageId: isSet(object.imageId)
+        ? globalThis.String(object.imageId)
+        : isSet(object.image_id)
+        ? globalThis.String(object.image_id)
+        : "",
+      repoTags: globalThis.Array.isArray(object?.repoTags)
+        ? object.repoTags.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.repo_tags)
+        ? object.repo_tags.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ImportedImage): unknown {
+    const obj: any = {};
+    if (message.imageId !== "") {
+      obj.imageId = message.imageId;
+    }
+    if (message.repoTags?.length) {
+      obj.repoTags = message.repoTags;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportedImage>, I>>(base?: I): ImportedImage {
+    return ImportedImage.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportedImage>, I>>(object: I): ImportedImage {
+    const message = createBaseImportedImage();
+    message.imageId = object.imageId ?? "";
+    message.repoTags = object.repoTags?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseImportImageResponse(): ImportImageResponse {
+  return { images: [] };
+}
+
+export const ImportImageResponse: MessageFns<ImportImageResponse> = {
+  encode(message: ImportImageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.images) {
+      ImportedImage.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportImageResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportImageResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.images.push(ImportedImage.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportImageResponse {
+    return {
+      images: globalThis.Array.isArray(object?.images) ? object.images.map((e: any) => ImportedImage.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ImportImageResponse): unknown {
+    const obj: any = {};
+    if (message.images?.length) {
+      obj.images = message.images.map((e) => ImportedImage.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportImageResponse>, I>>(base?: I): ImportImageResponse {
+    return ImportImageResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportImageResponse>, I>>(object: I): ImportImageResponse {
+    const message = createBaseImportImageResponse();
+    message.images = object.images?.map((e) => ImportedImage.fromPartial(e)) || [];
     return message;
   },
 };

@@ -1,5 +1,5 @@
 // image-svc's bus adapter: CRI ImageService messages and
-// crius.v1.image.ImageConfig ↔ ImageService; the LayerUnpacker that sends
+// crius.v1.image.ImageConfig / ImportImage ↔ ImageService; the LayerUnpacker that sends
 // layers to storage-svc; removal followed by layer GC in storage-svc.
 import { pages, stream, unary, type BusClient, type BusEndpoint, type CallOptions } from '@crius/common';
 import {
@@ -17,7 +17,8 @@ import {
   StreamImagesRequest,
   StreamImagesResponse,
 } from '@crius/common/cri';
-import { ImageConfigRequest, ImageConfigResponse } from '@crius/common/proto/image';
+import { ImageConfigRequest, ImageConfigResponse, ImportImageRequest, ImportImageResponse } from '@crius/common/proto/image';
+import { ImagePulled } from '@crius/common/proto/events';
 import { EnsureLayersRequest, EnsureLayersResponse, GcLayersRequest, GcLayersResponse } from '@crius/common/proto/storage';
 import type { ImageService } from './image-service.js';
 import type { CriImage } from './image-view.js';
@@ -61,7 +62,16 @@ export function imageEndpoints(images: ImageService, bus: BusClient): Record<str
       const auth = a
         ? { username: a.username, password: a.password, auth: a.auth, serverAddress: a.serverAddress, identityToken: a.identityToken, registryToken: a.registryToken }
         : undefined;
-      return { imageRef: await images.pull(req.image!.image, auth, req.sandboxConfig?.annotations) };
+      const image = req.image!.image;
+      try {
+        const imageRef = await images.pull(image, auth, req.sandboxConfig?.annotations);
+        const size = (await images.status(imageRef))?.image.size ?? 0;
+        bus.publishEvent('image', imageRef, ImagePulled, { image, imageId: imageRef, bytes: BigInt(size), error: '' });
+        return { imageRef };
+      } catch (err) {
+        bus.publishEvent('image', image, ImagePulled, { image, imageId: '', bytes: 0n, error: (err as Error).message });
+        throw err;
+      }
     }),
     ListImages: unary(ListImagesRequest, ListImagesResponse, async (req) => ({
       images: (await images.list(req.filter?.image?.image || undefined)).map(toCriImage),
@@ -105,5 +115,8 @@ export function imageEndpoints(images: ImageService, bus: BusClient): Record<str
         exposedPorts: c.config.exposedPorts,
       };
     }),
+    ImportImage: unary(ImportImageRequest, ImportImageResponse, async (req) => ({
+      images: (await images.importArchive(req.path, req.name || undefined)).map((i) => ({ imageId: i.id, repoTags: i.repoTags })),
+    })),
   };
 }

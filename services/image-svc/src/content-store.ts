@@ -4,7 +4,7 @@
 // Owner: image-svc. Assumes a single image-svc process writes this root.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, stat, truncate, unlink } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, readdir, rename, rm, stat, truncate, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FailedPreconditionError, InternalError, NotFoundError, UnavailableError } from '@crius/common';
 import { assertSha256Digest, digestHex, sha256Digest } from './digest.js';
@@ -101,6 +101,18 @@ export class ContentStore {
       await fh.close();
     }
     await this.commit(temp, expected);
+  }
+
+  /**
+   * Moves in a file (on this filesystem) whose sha256 the caller computed while
+   * writing and syncing it — image import stages archives that way; the
+   * rename is the atomic commit. A blob already present wins; the file stays.
+   */
+  async adopt(file: string, digest: string): Promise<void> {
+    assertSha256Digest(digest, 'content store adopt');
+    if (await this.has(digest)) return;
+    await chmod(file, 0o644);
+    await this.commit(file, digest);
   }
 
   /**

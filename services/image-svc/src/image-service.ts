@@ -1,24 +1,28 @@
 // The image service behind the CRI ImageService calls: pull, list, status,
-// remove, fsInfo, plus imageConfig for runtime-svc. Transport-free; the bus
+// remove, fsInfo, plus imageConfig for runtime-svc and importArchive (images
+// from a local tar, no registry). Transport-free; the bus
 // adapter maps these plain objects to proto messages. Owner: image-svc.
 // Recovery at init(): load the index, delete blobs no record references,
-// drop partial downloads older than a day.
+// drop partial downloads older than a day and staging of interrupted imports.
+import { join } from 'node:path';
 import { NotFoundError } from '@crius/common';
 import { TokenCache, type AuthConfig } from './auth.js';
 import { ContentStore } from './content-store.js';
 import { HttpPool, type HttpTimeouts, type RetryOptions } from './http.js';
 import { ImageIndex, type ImageRecord } from './image-index.js';
+import { Importer, clearStaging, type ImportedImage } from './import.js';
 import { toCriImage, toRuntimeConfig, verboseInfo, type CriImage, type ImageRuntimeConfig } from './image-view.js';
 import { hostPlatform, type Platform } from './platform.js';
 import { Puller, recordDigests, referencedDigests, type LayerUnpacker, type ProgressListener } from './pull.js';
 import { digestedName, parseReference, taggedName, withDefaultTag } from './reference.js';
 import { DEFAULT_REGISTRIES, candidatesFor, validateRegistriesConfig, type RegistriesConfig } from './registries.js';
+import { CONFIG_LIMIT, MANIFEST_LIMIT } from './registry-client.js';
 import { Resolver } from './resolve.js';
 
 const STALE_INGEST_MS = 24 * 3600 * 1000;
 
 export interface ImageServiceOptions {
-  /** Durable state: `<root>/blobs`, `<root>/ingest`, `<root>/images.json`. */
+  /** Durable state: `<root>/blobs`, `<root>/ingest`, `<root>/images.json`; import staging in `<root>/importing`. */
   root: string;
   unpacker: LayerUnpacker;
   registries?: RegistriesConfig;
@@ -61,6 +65,8 @@ export class ImageService {
   private readonly index: ImageIndex;
   private readonly http: HttpPool;
   private readonly puller: Puller;
+  private readonly importer: Importer;
+  private readonly stagingDir: string;
   private readonly registries: RegistriesConfig;
 
   constructor(private readonly options: ImageServiceOptions) {
@@ -76,6 +82,12 @@ export class ImageService {
       store: this.store, index: this.index, resolver, unpacker: options.unpacker,
       platform: options.platform ?? hostPlatform(), layerConcurrency: options.layerConcurrency,
     });
+    this.stagingDir = join(options.root, 'importing');
+    this.importer = new Importer({
+      store: this.store, index: this.index, unpacker: options.unpacker, platform: options.platform ?? hostPlatform(),
+      stagingDir: this.stagingDir,
+      limits: { manifestLimit: options.manifestLimit ?? MANIFEST_LIMIT, configLimit: options.configLimit ?? CONFIG_LIMIT },
+    });
   }
 
   /** Loads state and cleans what a crash left; call before serving. */
@@ -90,6 +102,7 @@ export class ImageService {
       }
     }
     await this.store.pruneIngest(STALE_INGEST_MS);
+    await clearStaging(this.stagingDir);
   }
 
   async close(): Promise<void> {
@@ -101,6 +114,15 @@ export class ImageService {
     void podAnnotations; // Accepted for CRI parity; no pull policy reads them yet.
     const record = await this.puller.pull(image, auth, this.options.onProgress);
     return record.id;
+  }
+
+  /**
+   * ImportImage: every image of an OCI layout or docker-archive tar at the
+   * absolute `path` (readable by image-svc's user). `name`: a repository for
+   * tag-only ref.names, or a full reference for a one-image archive.
+   */
+  async importArchive(path: string, name?: string): Promise<ImportedImage[]> {
+    return this.importer.import(path, name);
   }
 
   /** ListImages; with a filter, only the image it names (or nothing). */
@@ -136,7 +158,7 @@ export class ImageService {
     await this.index.remove(record.id);
     const stillNeeded = referencedDigests(this.index.all());
     for (const digest of recordDigests(record)) {
-      if (!stillNeeded.has(digest) && !this.puller.inUse(digest)) await this.store.delete(digest);
+      if (!stillNeeded.has(digest) && !this.puller.inUse(digest) && !this.importer.inUse(digest)) await this.store.delete(digest);
     }
   }
 

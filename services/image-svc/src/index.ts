@@ -10,3 +10,12 @@ export { DEFAULT_REGISTRIES, validateRegistriesConfig } from './registries.js';
 export type { Platform } from './platform.js';
 export type { RetryOptions, HttpTimeouts } from './http.js';
 export { parseReference, familiarString, formatReference, type ImageReference } from './reference.js';
+export type { ImportedImage } from './import.js';
+export {
+  buildBusyboxLayout, writeOciLayoutTar, writeOciLayoutDir, layoutFiles, DEMO_REF, DEMO_CMD, DEMO_APPLETS, REF_NAME_ANNOTATION,
+  type BusyboxLayoutOptions, type BuiltLayout, type LayoutFile,
+} from './oci-layout-writer.js';
+export {
+  blob, buildImage, buildIndex, buildLayer, buildTar, busyboxEntries, descriptor,
+  type Blob, type BuiltImage, type BuiltIndex, type FileEntry, type ImageBuildOptions, type Layer,
+} from './image-builder.js';

@@ -173,7 +173,8 @@ export function referencedDigests(records: ImageRecord[]): Set<string> {
   return new Set(records.flatMap(recordDigests));
 }
 
-function summary(config: ImageConfig): ImageConfigSummary {
+/** The runtime-relevant fields of an image config, as the index records them. */
+export function configSummary(config: ImageConfig): ImageConfigSummary {
   const c = config.config;
   return {
     user: c.User ?? '',
@@ -205,7 +206,7 @@ function toRecord(f: Fetched): ImageRecord {
     configMediaType: f.manifest.config.mediaType,
     platform: variant ? { os, architecture, variant } : { os, architecture },
     layers,
-    config: summary(f.config),
+    config: configSummary(f.config),
     annotations: f.manifest.annotations,
     pinned: false,
     createdAt: new Date().toISOString(),

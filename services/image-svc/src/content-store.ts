@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { chmod, mkdir, open, readFile, readdir, rename, rm, stat, truncate, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FailedPreconditionError, InternalError, NotFoundError, UnavailableError } from '@crius/common';
+import { FailedPreconditionError, InternalError, NotFoundError, UnavailableError, fsyncDir } from '@crius/common';
 import { assertSha256Digest, digestHex, sha256Digest } from './digest.js';
 
 export interface BlobDescriptor {
@@ -231,16 +231,6 @@ async function sizeOrZero(file: string): Promise<number> {
 
 async function hashFile(file: string, length: number, hash: ReturnType<typeof createHash>): Promise<void> {
   for await (const chunk of createReadStream(file, { start: 0, end: length - 1 })) hash.update(chunk as Buffer);
-}
-
-/** Makes a rename durable: the directory entry itself must reach the disk. */
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 async function walkUsage(dir: string): Promise<Usage> {

@@ -3,10 +3,9 @@
 // atomically (temp + fsync + rename); memory changes only after the write.
 // Owner: image-svc. Recovery: a record that fails validation is skipped and
 // reported through onWarning, never blocks start.
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InternalError, InvalidArgumentError } from '@crius/common';
+import { InternalError, InvalidArgumentError, writeJsonAtomic } from '@crius/common';
 import { isSha256Digest } from './digest.js';
 import type { Platform } from './platform.js';
 
@@ -187,20 +186,9 @@ export class ImageIndex {
 
   private async write(images: Map<string, ImageRecord>): Promise<void> {
     const body: IndexFile = { version: INDEX_VERSION, images: [...images.values()] };
-    const temp = `${this.file}.${randomBytes(6).toString('hex')}.tmp`;
     try {
-      const fh = await open(temp, 'wx', 0o600);
-      try {
-        await fh.writeFile(JSON.stringify(body, null, 1));
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(temp, this.file);
-      const dir = await open(this.dir, 'r');
-      await dir.sync().finally(() => dir.close());
+      await writeJsonAtomic(this.file, body);
     } catch (err) {
-      await rm(temp, { force: true });
       throw new InternalError(`image index ${this.file}: write failed`, { cause: err });
     }
   }

@@ -9,7 +9,7 @@
 // same config (without prevResult), which releases the IPAM lease.
 import { readFile, readdir, rm, rmdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { removeFileDurable, writeJsonAtomic } from './atomic-file.js';
+import { removeFileDurable, writeJsonAtomic } from '@crius/common';
 import type { CapabilityArgs, NetworkConfigList } from './cni-types.js';
 import { checkNetnsName } from './netns.js';
 

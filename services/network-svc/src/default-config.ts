@@ -6,7 +6,7 @@ import { readdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '@crius/common';
-import { writeJsonAtomic } from './atomic-file.js';
+import { writeJsonAtomic } from '@crius/common';
 import { isConfigFileName } from './cni-config.js';
 import type { NetworkConfigList } from './cni-types.js';
 import { isCidr } from './pod-cidr.js';

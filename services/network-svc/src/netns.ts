@@ -5,7 +5,7 @@ import { mkdir, open, readFile, readdir, realpath, unlink } from 'node:fs/promis
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError, InternalError } from '@crius/common';
 import { runCommand, runChecked, type CommandRunner } from './command.js';
-import { KeyedLock } from './keyed-lock.js';
+import { KeyedLock } from '@crius/common';
 
 export const DEFAULT_NETNS_DIR = '/run/crius/netns';
 

@@ -9,13 +9,13 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '@crius/common';
-import { writeJsonAtomic } from './atomic-file.js';
+import { writeJsonAtomic } from '@crius/common';
 import { CniCache } from './cni-cache.js';
 import { CniConfigLoader, DEFAULT_CNI_CONF_DIRS, NOT_READY_REASON, type NetworkStatus } from './cni-config.js';
 import { CniExecutor, DEFAULT_CNI_BIN_DIRS, DEFAULT_PLUGIN_TIMEOUT_MS } from './cni-exec.js';
 import type { CniBandwidth, NetworkConfigList } from './cni-types.js';
 import type { CommandRunner } from './command.js';
-import { KeyedLock } from './keyed-lock.js';
+import { KeyedLock } from '@crius/common';
 import { checkNetnsName, DEFAULT_NETNS_DIR, LinuxNetnsManager, type NetnsManager } from './netns.js';
 import { bandwidthFor, toCniPortMappings, type PodPortMapping } from './pod-args.js';
 import { applyPodCidr, ipRangesFor, parsePodCidrs, wantsPodCidr } from './pod-cidr.js';

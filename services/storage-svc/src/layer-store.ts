@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, mkdtemp, readdir, readlink, rename, rm, symlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError } from '@crius/common';
-import { fsyncDir, readJson, writeJsonAtomic } from './atomic-json.js';
+import { fsyncDir, readJson, writeJsonAtomic } from '@crius/common';
 import { unpackLayer } from './layer-unpack.js';
 import type { StorageOs } from './os.js';
 

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '@crius/common';
-import { fsyncDir, readJson, writeJsonAtomic } from './atomic-json.js';
+import { fsyncDir, readJson, writeJsonAtomic } from '@crius/common';
 import { EMPTY_LOWER, type LayerStore } from './layer-store.js';
 import { KeyedMutex } from './locks.js';
 import type { StorageOs } from './os.js';

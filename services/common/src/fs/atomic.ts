@@ -3,13 +3,17 @@
 // record. Records are versioned JSON; callers update memory only after a
 // write succeeded.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
+
+/** Prefix of in-progress temp files; an owner's recovery may delete any it finds. */
+export const TEMP_PREFIX = '.tmp-';
 
 export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   const dir = path.dirname(file);
-  await mkdir(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  // A private file gets a private dir when the dir has to be made.
+  await mkdir(dir, { recursive: true, mode: mode & 0o044 ? 0o755 : 0o700 });
+  const tmp = path.join(dir, `${TEMP_PREFIX}${path.basename(file)}-${randomBytes(6).toString('hex')}`);
   const fh = await open(tmp, 'wx', mode);
   try {
     await fh.writeFile(data);
@@ -23,10 +27,11 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
     await rm(tmp, { force: true });
     throw err;
   }
-  await syncDir(dir);
+  await fsyncDir(dir);
 }
 
-async function syncDir(dir: string): Promise<void> {
+/** Make a rename or unlink in dir durable. */
+export async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');
   try {
     await fh.sync();
@@ -39,9 +44,32 @@ export interface Versioned {
   version: number;
 }
 
-/** Write a record as versioned JSON (bigints become strings). */
-export async function writeJsonAtomic(file: string, value: Versioned): Promise<void> {
-  await writeFileAtomic(file, JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n', 0o600);
+/** Write a record as JSON (bigints become strings); records should carry a version. */
+export async function writeJsonAtomic(file: string, value: Versioned | object, mode = 0o600): Promise<void> {
+  await writeFileAtomic(file, JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n', mode);
+}
+
+/** Read a JSON file; undefined when it does not exist (parse errors propagate). */
+export async function readJson<T>(file: string): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  return JSON.parse(text) as T;
+}
+
+/** Unlink a file and make that durable; a missing file is fine. */
+export async function removeFileDurable(file: string): Promise<void> {
+  try {
+    await unlink(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  await fsyncDir(path.dirname(file));
 }
 
 /** Remove a record: rename to a tombstone first, then delete it. */
@@ -78,7 +106,7 @@ export async function loadJsonDir<T>(dir: string): Promise<LoadedRecord<T>[]> {
   const out: LoadedRecord<T>[] = [];
   for (const name of names.sort()) {
     const file = path.join(dir, name);
-    if (name.endsWith('.deleted') || name.endsWith('.tmp')) {
+    if (name.endsWith('.deleted') || name.startsWith(TEMP_PREFIX)) {
       await rm(file, { force: true });
       continue;
     }

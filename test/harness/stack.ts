@@ -32,8 +32,16 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Start a private stack; `extraToml` is appended to the generated config. */
-export async function startStack(extraToml = ''): Promise<TestStack> {
+export interface TestConfig {
+  dir: string;
+  config: CriusConfig;
+  configPath: string;
+  /** The stack's private CNI bridge (removed by cleanupHost). */
+  bridge: string;
+}
+
+/** A private crius.toml in a fresh temp dir: own NATS port, socket, CNI dir, bridge and subnet. */
+export async function makeTestConfig(extraToml = ''): Promise<TestConfig> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'crius-test-'));
   const port = await freePort();
   const tag = randomBytes(3).toString('hex');
@@ -60,6 +68,12 @@ ${extraToml}`;
   const configPath = path.join(dir, 'crius.toml');
   await writeFile(configPath, toml);
   const config = parseConfig(toml, configPath);
+  return { dir, config, configPath, bridge };
+}
+
+/** Start a private stack; `extraToml` is appended to the generated config. */
+export async function startStack(extraToml = ''): Promise<TestStack> {
+  const { dir, config, configPath, bridge } = await makeTestConfig(extraToml);
   const stack = new Stack({ config, configPath });
   try {
     await stack.start();

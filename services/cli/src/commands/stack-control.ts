@@ -13,7 +13,8 @@ const upCommand: Command = {
   args: '',
   summary: 'Start nats-server, every service and the gateway (foreground).',
   help: `options:
-  --demo   show Version and Status once the stack is up`,
+  --demo   show it working: Version, Status, then a busybox httpd pod
+           from an imported image, whose page is fetched and printed`,
   options: { demo: { type: 'boolean' } },
   async run(ctx, v) {
     await up(ctx.config(), ctx.configPath, { demo: v.demo === true });

@@ -4,8 +4,7 @@ import { readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { CriusConfig } from '@crius/common';
 import { Stack } from '../launcher/stack.js';
-import { connectCri, callUnary } from '../cri-client.js';
-import { fetchStatus, formatStatus } from './status.js';
+import { runDemo, type Demo } from './demo.js';
 
 export function pidFile(cfg: CriusConfig): string {
   return path.join(cfg.state.run_root, 'crius-up.pid');
@@ -15,10 +14,12 @@ export async function up(cfg: CriusConfig, configPath: string | undefined, opts:
   await mkdir(cfg.state.run_root, { recursive: true });
   const stack = new Stack({ config: cfg, configPath, onLog: (l) => console.error(`crius: ${l}`) });
   let stopping = false;
+  let demoRun: Demo | undefined;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
     console.error('crius: stopping');
+    await demoRun?.cleanup();
     await stack.stop();
     await rm(pidFile(cfg), { force: true });
     process.exit(code);
@@ -34,20 +35,16 @@ export async function up(cfg: CriusConfig, configPath: string | undefined, opts:
   }
   await writeFile(pidFile(cfg), `${process.pid}\n`);
   console.log(`crius is up: CRI socket unix://${cfg.api.listen} (logs in ${stack.logDir})`);
-  if (opts.demo) await demo(cfg);
-  console.log('Press Ctrl-C (or run `crius down`) to stop.');
-}
-
-/** Show the stack answering as kubelet would see it. */
-async function demo(cfg: CriusConfig): Promise<void> {
-  const cri = connectCri(cfg.api.listen);
-  try {
-    const v = await callUnary(cri.runtime, cri.runtime.version, { version: 'v1' });
-    console.log(`Version: ${v.runtimeName} ${v.runtimeVersion} (CRI ${v.runtimeApiVersion})`);
-    console.log(formatStatus(await fetchStatus(cri)));
-  } finally {
-    cri.close();
+  if (opts.demo) {
+    try {
+      demoRun = await runDemo(cfg, stack, (line) => console.log(line));
+    } catch (err) {
+      console.error(`crius: demo failed: ${(err as Error).message}`);
+      await stop(1);
+      return;
+    }
   }
+  console.log('Press Ctrl-C (or run `crius down`) to stop.');
 }
 
 export async function down(cfg: CriusConfig, timeoutMs = 20_000): Promise<boolean> {

@@ -77,6 +77,12 @@ export class Stack {
     for (const name of order) this.children.delete(name);
   }
 
+  /** The launcher's own bus connection (Health, ImportImage). */
+  bus(): NatsConnection {
+    if (!this.launcherBus) throw new Error('stack is not started');
+    return this.launcherBus;
+  }
+
   /** Health of one service through the bus, or the error text. */
   async health(service: ServiceName, timeoutMs = 2000): Promise<HealthResponse> {
     if (!this.launcherBus) throw new Error('stack is not started');

@@ -1,0 +1,102 @@
+// The `crius up --demo` walk-through: the stack answers Version and Status,
+// a busybox httpd image is built and imported (no registry needed), a pod
+// runs it on the pod network, and its page is fetched from the pod IP and
+// printed. The demo pod is removed when the stack stops.
+import { mkdir, readdir, rmdir } from 'node:fs/promises';
+import path from 'node:path';
+import { BusClient, type CriusConfig } from '@crius/common';
+import { CreateContainerRequest, RunPodSandboxRequest } from '@crius/common/cri';
+import { ImportImageRequest, ImportImageResponse } from '@crius/common/proto/image';
+import { DEMO_REF, buildBusyboxLayout } from '@crius/image-svc';
+import type { Stack } from '../launcher/stack.js';
+import { callUnary, connectCri, type CriClient } from '../cri-client.js';
+import { fetchStatus, formatStatus } from './status.js';
+
+export interface Demo {
+  podSandboxId: string;
+  /** Removes the demo pod (called before the stack stops). */
+  cleanup(): Promise<void>;
+}
+
+const DEMO_CGROUP = 'crius-demo';
+
+function podConfig(cfg: CriusConfig) {
+  return {
+    metadata: { name: 'crius-demo', namespace: 'default', uid: `crius-demo-${process.pid}`, attempt: 0 },
+    hostname: 'crius-demo',
+    logDirectory: path.join(cfg.state.run_root, 'demo', 'logs'),
+    labels: { app: 'crius-demo' },
+    linux: { cgroupParent: `/${DEMO_CGROUP}`, securityContext: { namespaceOptions: { network: 0, pid: 1, ipc: 0 } } },
+  };
+}
+
+/** runc made the pod's cgroup parent in every hierarchy; nothing else uses it. */
+async function removeDemoCgroups(): Promise<void> {
+  const roots = await readdir('/sys/fs/cgroup').catch(() => [] as string[]);
+  const dirs = roots.includes('cgroup.controllers') ? ['/sys/fs/cgroup'] : roots.map((r) => path.join('/sys/fs/cgroup', r));
+  for (const d of dirs) await rmdir(path.join(d, DEMO_CGROUP)).catch(() => undefined);
+}
+
+/** GET the page, retrying while httpd starts (bounded: about 5 s). */
+async function fetchPage(ip: string): Promise<string> {
+  let last: unknown;
+  for (let i = 0; i < 50; i++) {
+    try {
+      const res = await fetch(`http://${ip}/`, { signal: AbortSignal.timeout(2000) });
+      return await res.text();
+    } catch (err) {
+      last = err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`could not fetch the demo page from ${ip}: ${(last as Error).message}`);
+}
+
+async function importDemoImage(cfg: CriusConfig, stack: Stack): Promise<void> {
+  // image-svc must be able to read the archive: its own run dir is the one place it can.
+  const dir = path.join(cfg.state.run_root, 'image');
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, 'crius-demo-busybox.tar');
+  await buildBusyboxLayout(file);
+  const bus = new BusClient(stack.bus());
+  await bus.call('image', 'ImportImage', ImportImageRequest, ImportImageResponse, { path: file, name: '' }, { deadline: Date.now() + 60_000 });
+}
+
+async function runWebPod(cri: CriClient, cfg: CriusConfig): Promise<{ podSandboxId: string; ip: string }> {
+  const config = podConfig(cfg);
+  await mkdir(config.logDirectory, { recursive: true });
+  const { podSandboxId } = await callUnary(cri.runtime, cri.runtime.runPodSandbox, RunPodSandboxRequest.fromPartial({ config }), 60_000);
+  const { containerId } = await callUnary(
+    cri.runtime,
+    cri.runtime.createContainer,
+    CreateContainerRequest.fromPartial({
+      podSandboxId,
+      config: { metadata: { name: 'web', attempt: 0 }, image: { image: DEMO_REF }, logPath: 'web.log', linux: { securityContext: { namespaceOptions: { pid: 1 } } } },
+      sandboxConfig: config,
+    }),
+    60_000,
+  );
+  await callUnary(cri.runtime, cri.runtime.startContainer, { containerId }, 30_000);
+  const st = await callUnary(cri.runtime, cri.runtime.podSandboxStatus, { podSandboxId, verbose: false });
+  return { podSandboxId, ip: st.status?.network?.ip ?? '' };
+}
+
+export async function runDemo(cfg: CriusConfig, stack: Stack, print: (line: string) => void): Promise<Demo> {
+  const cri = connectCri(cfg.api.listen);
+  const v = await callUnary(cri.runtime, cri.runtime.version, { version: 'v1' });
+  print(`Version: ${v.runtimeName} ${v.runtimeVersion} (CRI ${v.runtimeApiVersion})`);
+  print(formatStatus(await fetchStatus(cri)));
+  await importDemoImage(cfg, stack);
+  print(`Imported ${DEMO_REF}`);
+  const { podSandboxId, ip } = await runWebPod(cri, cfg);
+  print(`Pod crius-demo (${podSandboxId.slice(0, 13)}) runs busybox httpd at http://${ip}/ — its page:`);
+  print(await fetchPage(ip));
+  return {
+    podSandboxId,
+    async cleanup() {
+      await callUnary(cri.runtime, cri.runtime.removePodSandbox, { podSandboxId }, 30_000).catch(() => undefined);
+      cri.close();
+      await removeDemoCgroups();
+    },
+  };
+}

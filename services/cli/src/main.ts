@@ -13,6 +13,7 @@ import { statsCommand } from './commands/stats.js';
 import { eventsCommand } from './commands/events.js';
 import { runCommand } from './commands/run.js';
 import { doctorCommand } from './commands/doctor.js';
+import { installCommand, uninstallCommand } from './commands/install-commands.js';
 
 /** Every command, in the groups `crius --help` shows. */
 const GROUPS: [string, Command[]][] = [
@@ -20,8 +21,7 @@ const GROUPS: [string, Command[]][] = [
   ['images', imageCommands],
   ['pods', podCommands],
   ['containers', [...containerCommands, logsCommand, ...execCommands, statsCommand, eventsCommand, runCommand]],
-  // 'node' is where install/uninstall belong when they come.
-  ['node', [doctorCommand]],
+  ['node', [doctorCommand, installCommand, uninstallCommand]],
 ];
 
 const COMMANDS = new Map(GROUPS.flatMap(([, cmds]) => cmds.map((c) => [c.name, c] as const)));

@@ -102,21 +102,41 @@ describe('every CRI RPC reaches its owner', () => {
 });
 
 describe('a killed service', () => {
-  it('is UNAVAILABLE by name, restarted by the launcher, then answers again', async () => {
-    const child = s.stack.children.get('runtime-svc')!;
+  // A CRI method each service owns; storage-svc owns none, so Status shows it.
+  const probes: [ServiceName, CriMethod, object][] = [
+    ['runtime', 'ListContainers', {}],
+    ['image', 'ListImages', {}],
+    ['network', 'UpdateRuntimeConfig', { runtimeConfig: { networkConfig: { podCidr: '' } } }],
+    ['monitor', 'ListMetricDescriptors', {}],
+  ];
+
+  it.each(probes)('%s-svc: UNAVAILABLE by name, restarted by the launcher, then answers again', async (service, method, req) => {
+    const child = s.stack.children.get(processName(service))!;
     const pid = child.pid!;
     process.kill(pid, 'SIGKILL');
     await new Promise((r) => setTimeout(r, 50));
-    const down = await callCri(client, 'ListContainers', {});
+    const down = await callCri(client, method, req);
     expect(down.ok).toBe(false);
     if (!down.ok) {
       expect(down.error.code).toBe(status.UNAVAILABLE);
-      expect(down.error.details).toContain('runtime-svc');
+      expect(down.error.details).toContain(processName(service));
     }
-    await s.stack.waitHealthy('runtime', Date.now() + 15_000);
+    await s.stack.waitHealthy(service, Date.now() + 15_000);
     expect(child.pid).not.toBe(pid);
-    expect(child.restarts).toBeGreaterThanOrEqual(1);
-    const back = await callCri(client, 'ListContainers', {});
+    const back = await callCri(client, method, req);
     expect(back.ok || back.error.code !== status.UNAVAILABLE).toBe(true);
+  });
+
+  it('storage-svc: Status says RuntimeReady=false naming it, until the launcher restarts it', async () => {
+    const child = s.stack.children.get('storage-svc')!;
+    process.kill(child.pid!, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 50));
+    const r = await callCri(client, 'Status', {});
+    const cond = r.ok ? (r.reply as { status: { conditions: { type: string; status: boolean; message: string }[] } }).status.conditions[0]! : undefined;
+    expect(cond?.status).toBe(false);
+    expect(cond?.message).toContain('storage-svc');
+    await s.stack.waitHealthy('storage', Date.now() + 15_000);
+    const again = await callCri(client, 'Status', {});
+    expect(again.ok && (again.reply as { status: { conditions: { status: boolean }[] } }).status.conditions[0]!.status).toBe(true);
   });
 });

@@ -4,6 +4,7 @@
 // sync pipe (fd 3) and waits on the start pipe (fd 4) until we have placed it
 // in the pod's cgroup. Later it writes the CRI log and the exit file.
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { InternalError } from '@crius/common';
 
@@ -89,8 +90,9 @@ export async function startConmon(l: ConmonLaunch): Promise<ConmonStarted> {
   const timer = setTimeout(() => child.kill('SIGKILL'), l.timeoutMs ?? 60_000);
   try {
     if (!child.pid) throw new Error(`cannot run ${l.conmon}`);
-    const conmonPid = await readConmonPid(l.bundle, child.pid);
-    await l.place?.(conmonPid);
+    // conmon waits on the start pipe before it forks: placing this process
+    // places the daemon it becomes, and everything it starts.
+    await l.place?.(child.pid);
     start.end('0');
     await firstMessage;
     let parsed: { value: number; message?: string };
@@ -100,7 +102,7 @@ export async function startConmon(l: ConmonLaunch): Promise<ConmonStarted> {
       throw new Error(`${(err as Error).message}${stderr ? ` (conmon: ${stderr.trim()})` : ''}`);
     }
     if (parsed.value <= 0) throw new Error(parsed.message?.trim() || `runtime create failed${stderr ? `: ${stderr.trim()}` : ''}`);
-    return { pid: parsed.value, conmonPid };
+    return { pid: parsed.value, conmonPid: await readConmonPid(l.bundle, child.pid) };
   } catch (err) {
     throw new InternalError(`start monitor for container ${l.id}: ${(err as Error).message}`, { cause: err });
   } finally {
@@ -110,14 +112,8 @@ export async function startConmon(l: ConmonLaunch): Promise<ConmonStarted> {
   }
 }
 
-/** conmon writes its daemonized PID to the pidfile; until then we only know the launcher's. */
+/** The daemonized conmon's PID from its pidfile (written before it reported); else the launcher's. */
 async function readConmonPid(bundle: string, launcherPid: number): Promise<number> {
-  const { readFile } = await import('node:fs/promises');
-  for (let i = 0; i < 200; i++) {
-    const text = await readFile(`${bundle}/conmon-pidfile`, 'utf8').catch(() => '');
-    const pid = Number(text.trim());
-    if (pid > 0) return pid;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return launcherPid;
+  const pid = Number((await readFile(`${bundle}/conmon-pidfile`, 'utf8').catch(() => '')).trim());
+  return pid > 0 ? pid : launcherPid;
 }

@@ -1,5 +1,5 @@
 // Per-layer progress of `crius pull`, from the ImagePullProgress events that
-// image-svc publishes on crius.v1.events.image.<ref>. Reading them needs the
+// image-svc publishes on crius.v1.events.pull.<ref>. Reading them needs the
 // 'observer' bus credentials; without them the pull simply shows no bars.
 import type { NatsConnection } from 'nats';
 import { EVENTS_ROOT, connectBus, credentialsDir, type CriusConfig } from '@crius/common';
@@ -75,7 +75,7 @@ export async function watchPullProgress(cfg: CriusConfig, image: string, onProgr
   } catch {
     return undefined;
   }
-  const sub = nc.subscribe(`${EVENTS_ROOT}.image.>`);
+  const sub = nc.subscribe(`${EVENTS_ROOT}.pull.>`);
   void (async () => {
     for await (const msg of sub) {
       let p: ImagePullProgress;

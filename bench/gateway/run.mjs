@@ -1,7 +1,8 @@
 // bench/gateway: CRI round trip through crius (gateway → NATS → service)
 // versus a direct grpc-js server doing the same work in-process, same run.
 // Run after `npm run build`:  node bench/gateway/run.mjs [calls]
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
@@ -79,5 +80,8 @@ try {
 } finally {
   direct?.server.forceShutdown();
   await stack.stop();
+  // The stack leaves its namespace-pin bind mounts (they outlive services by design).
+  const mounts = (await readFile('/proc/self/mounts', 'utf8')).split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(dir + '/'));
+  for (const m of mounts.sort().reverse()) execFileSync('umount', ['-l', m]);
   await rm(dir, { recursive: true, force: true });
 }

@@ -8,3 +8,4 @@ export * from './bus/index.js';
 export * from './service/run.js';
 export * from './fs/atomic.js';
 export * from './keyed-lock.js';
+export * from './concurrency.js';

@@ -3,7 +3,7 @@
 // layers to storage for unpacking, then record the image. Concurrent pulls of
 // the same reference share one pull. Owner: image-svc.
 import { createHash } from 'node:crypto';
-import { FailedPreconditionError, UnavailableError } from '@crius/common';
+import { FailedPreconditionError, UnavailableError, mapLimit } from '@crius/common';
 import type { AuthConfig } from './auth.js';
 import type { ContentStore } from './content-store.js';
 import type { ImageConfigSummary, ImageIndex, ImageRecord, LayerRecord } from './image-index.js';
@@ -137,6 +137,7 @@ export class Puller {
     });
   }
 
+  /** Unpacking starts once every blob is verified: a pull that fails stores no layer. */
   private async unpack(f: Fetched): Promise<void> {
     const layers = f.manifest.layers.map((layer, i) => ({
       digest: layer.digest,
@@ -211,22 +212,4 @@ function toRecord(f: Fetched): ImageRecord {
     pinned: false,
     createdAt: new Date().toISOString(),
   };
-}
-
-/** Runs `fn` over `items` with at most `limit` at once; first failure wins after all settle. */
-export async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { err: unknown } | undefined;
-  const worker = async () => {
-    while (next < items.length && !failure) {
-      const item = items[next++]!;
-      try {
-        await fn(item);
-      } catch (err) {
-        failure ??= { err };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  if (failure) throw failure.err;
 }

@@ -54,6 +54,7 @@ run_root = "${dir}/run"
 [api]
 listen = "${dir}/run/crius.sock"
 metrics_address = "127.0.0.1:${await freePort()}"
+streaming_address = "127.0.0.1:${await freePort()}"
 [bus]
 address = "127.0.0.1:${port}"
 [image]

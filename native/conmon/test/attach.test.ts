@@ -1,6 +1,6 @@
 // crius-conmon: the attach socket (SOCK_SEQPACKET, stream prefix bytes 2/3,
 // raw stdin back), stdin closing rules, and terminal resize through the ctl
-// and winsz fifos. Uses build/attach-client (Node has no SEQPACKET sockets).
+// and winsz fifos. Uses build/attach-bridge (Node has no SEQPACKET sockets).
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { BUILD_DIR, waitFor } from './basics.js';
 
-export const ATTACH_CLIENT = join(BUILD_DIR, 'attach-client');
+export const ATTACH_CLIENT = join(BUILD_DIR, 'attach-bridge');
 
 /** One line from the sync pipe. */
 export type SyncMessage = Record<string, number | string>;

@@ -8,6 +8,8 @@ import { BusClient, connectBus, createLogger, credentialsDir, loadConfig } from 
 import { buildServer, listen } from './server.js';
 import { observeCalls } from './instrument.js';
 import { GatewayMetrics, serveMetrics } from './metrics.js';
+import { StreamingServer } from './streaming/index.js';
+import { BusStreamingBackend } from './streaming/bus-backend.js';
 
 export const GATEWAY_VERSION = '0.1.0';
 
@@ -17,7 +19,9 @@ async function main(): Promise<void> {
   const log = createLogger('cri-gateway', config.log.level);
   const nc = await connectBus({ address: config.bus.address, user: 'gateway', credentialsDir: credentialsDir(config), name: 'cri-gateway' });
   const bus = new BusClient(nc, { defaultTimeoutMs: config.bus.request_timeout * 1000 });
-  const server = buildServer({ bus, config, log, runtimeVersion: GATEWAY_VERSION });
+  const streaming = new StreamingServer({ backend: new BusStreamingBackend(bus), ...listenAddress(config.api.streaming_address), log: log.child({ component: 'streaming' }) });
+  await streaming.start();
+  const server = buildServer({ bus, config, log, runtimeVersion: GATEWAY_VERSION, streaming });
   const metrics = new GatewayMetrics();
   observeCalls((method, seconds, err) => metrics.observe(method, seconds, err));
   const metricsServer = serveMetrics(config.api.metrics_address, metrics, bus, log);
@@ -36,6 +40,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'stopping');
     metricsServer?.close();
+    void streaming.stop();
     const force = setTimeout(() => server.forceShutdown(), 5000);
     server.tryShutdown(async () => {
       clearTimeout(force);
@@ -46,6 +51,13 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** "host:port" or "[v6]:port" of the streaming server. */
+function listenAddress(addr: string): { address: string; port: number } {
+  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(addr);
+  if (!m) throw new Error(`api.streaming_address ${JSON.stringify(addr)} is not host:port`);
+  return { address: m[1]!, port: Number(m[2]) };
 }
 
 function groupId(group: string): number {

@@ -1,6 +1,7 @@
 // The CRI gRPC server: one handler per CRI method, built from the routing
 // table. Methods owned by a service are forwarded as raw bytes; Version,
-// Status and GetContainerEvents are the gateway's own (rpc/*.ts).
+// Status, GetContainerEvents and the streaming URLs (Exec, Attach,
+// PortForward) are the gateway's own (rpc/*.ts).
 import { Server, ServerCredentials, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, type UntypedServiceImplementation, type ServiceDefinition } from '@grpc/grpc-js';
 import { criMethods, type ServiceName, type BusClient, type CriMethodInfo, type CriusConfig, type Logger } from '@crius/common';
 import { ImageServiceService, RuntimeServiceService, StatusRequest, VersionResponse, StatusResponse } from '@crius/common/cri';
@@ -9,6 +10,8 @@ import { decodeAndValidate, forwardStream, forwardUnary, type Decoder } from './
 import { containerEvents } from './rpc/get-container-events.js';
 import { collectHealth, statusFrom } from './rpc/status.js';
 import { version } from './rpc/version.js';
+import { streamingHandlers } from './rpc/streaming.js';
+import type { StreamingServer } from './streaming/index.js';
 
 type Raw = Buffer;
 type UnaryFn = (bytes: Raw, ctx: CallContext) => Promise<Raw>;
@@ -19,6 +22,8 @@ export interface GatewayDeps {
   config: CriusConfig;
   log: Logger;
   runtimeVersion: string;
+  /** Serves the URLs Exec, Attach and PortForward return; without it they answer UNAVAILABLE. */
+  streaming?: StreamingServer;
 }
 
 const identity = (b: Buffer) => b;
@@ -46,6 +51,7 @@ function localUnary(deps: GatewayDeps): Record<string, UnaryFn> {
       const results = await collectHealth(deps.bus, ctx.deadline);
       return Buffer.from(StatusResponse.encode(statusFrom(results, req.verbose, handlers)).finish());
     },
+    ...streamingHandlers({ bus: deps.bus, streaming: deps.streaming }),
   };
 }
 

@@ -10,10 +10,19 @@ import {
   SetUpPodResponse,
   TearDownPodResponse,
 } from '@crius/common/proto/network';
+import { PortForwardSessionRequest, StreamSessionResponse } from '@crius/common/proto/streams';
 import type { NetworkService } from './network-service.js';
+import { startPortForwardSession, type PortForwardDeps } from './port-forward.js';
 
-export function networkEndpoints(net: NetworkService): Record<string, BusEndpoint> {
+export function networkEndpoints(net: NetworkService, stream?: Omit<PortForwardDeps, 'net'>): Record<string, BusEndpoint> {
   return {
+    ...(stream && {
+      // Replies once the connection runs; its bytes follow on crius.v1.streams.<sid>.
+      PortForwardSession: unary(PortForwardSessionRequest, StreamSessionResponse, async (req) => {
+        await startPortForwardSession({ ...stream, net }, req);
+        return {};
+      }),
+    }),
     SetUpPod: unary(SetUpPodRequest, SetUpPodResponse, async (req) => {
       const r = await net.setUpPod({
         sandboxId: req.sandboxId,

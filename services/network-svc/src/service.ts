@@ -9,7 +9,7 @@ import { NetworkService } from './network-service.js';
 export const networkService: ServiceDefinition = {
   name: 'network',
   version: '0.1.0',
-  async start({ config, dirs, log }) {
+  async start({ config, dirs, log, bus }) {
     const net = new NetworkService({
       netnsDir: config.network.netns_dir || path.join(config.state.run_root, 'netns'),
       cniConfDirs: config.network.cni_conf_dirs,
@@ -20,7 +20,7 @@ export const networkService: ServiceDefinition = {
     });
     await net.start();
     return {
-      endpoints: networkEndpoints(net),
+      endpoints: networkEndpoints(net, { nc: bus.nc, log }),
       conditions: async () => {
         const s = await net.status();
         return [{ type: 'NetworkReady', status: s.ready, reason: s.reason ?? '', message: s.message ?? '' }];

@@ -35,7 +35,9 @@ import {
   StreamPodSandboxesRequest,
   StreamPodSandboxesResponse,
 } from '@crius/common/cri';
+import { AttachSessionRequest, ExecSessionRequest, StreamSessionResponse } from '@crius/common/proto/streams';
 import type { Runtime } from './runtime.js';
+import { startAttachSession, startExecSession } from './container/stream-sessions.js';
 import { runPodSandbox } from './sandbox/run.js';
 import { removePodSandbox, stopPodSandbox } from './sandbox/stop.js';
 import { createContainer } from './container/create.js';
@@ -63,6 +65,15 @@ export function runtimeEndpoints(rt: Runtime): Record<string, BusEndpoint> {
     }),
     RemoveContainer: unary(RemoveContainerRequest, RemoveContainerResponse, async (req, ctx) => {
       await rt.removeContainer(req.containerId, ctx);
+      return {};
+    }),
+    // Streaming sessions: reply once the process runs; its bytes follow on crius.v1.streams.<sid>.
+    ExecSession: unary(ExecSessionRequest, StreamSessionResponse, async (req) => {
+      await startExecSession(rt, req);
+      return {};
+    }),
+    AttachSession: unary(AttachSessionRequest, StreamSessionResponse, async (req) => {
+      await startAttachSession(rt, req);
       return {};
     }),
     ExecSync: unary(ExecSyncRequest, ExecSyncResponse, async (req) => execSync(rt, req.containerId, req.cmd, Number(req.timeout))),

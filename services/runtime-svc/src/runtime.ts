@@ -73,6 +73,13 @@ export class Runtime {
     return existsSync(ours) ? ours : which('conmon');
   }
 
+  /** native/conmon's attach-bridge (attach socket <-> stdio), built next to crius-conmon. */
+  get attachBridgePath(): string {
+    const beside = path.join(path.dirname(this.conmonPath), 'attach-bridge');
+    if (existsSync(beside)) return beside;
+    return path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../native/conmon/build/attach-bridge');
+  }
+
   ociRuntime(handler: string): OciRuntime {
     const h = this.deps.config.runtime.handlers[handler];
     if (!h) throw new Error(`runtime handler ${handler} is not configured`);

@@ -6,3 +6,4 @@ export * from './server.js';
 export * from './permissions.js';
 export * from './connect.js';
 export * from './routes.js';
+export * from './pipe.js';

@@ -1,7 +1,7 @@
 // Who may say what on the bus: the single source of the NATS users and their
 // subject permissions. The launcher writes the nats-server config from it (and
 // deploy/ will generate the production config from the same function).
-import { EVENTS_ROOT, SERVICES, SUBJECT_ROOT, inboxPrefix, requestSubject, serviceSubjects, type BusUser, type EventKind, type ServiceName } from './subjects.js';
+import { EVENTS_ROOT, SERVICES, STREAMS_ROOT, SUBJECT_ROOT, inboxPrefix, requestSubject, serviceSubjects, type BusUser, type EventKind, type ServiceName } from './subjects.js';
 
 /** Which services each bus user may call (ARCHITECTURE.md "may call"). */
 export const MAY_CALL: Record<BusUser, readonly ServiceName[]> = {
@@ -28,6 +28,9 @@ export const MAY_PUBLISH_EVENTS: Record<BusUser, readonly EventKind[]> = {
   observer: [],
 };
 
+/** Services that run streaming sessions (exec, attach: runtime; port-forward: network). */
+const STREAM_SERVERS: ReadonlySet<BusUser> = new Set<BusUser>(['runtime', 'network']);
+
 /** Users that read the event stream (the gateway relays it to GetContainerEvents). */
 const EVENT_READERS: ReadonlySet<BusUser> = new Set<BusUser>(['gateway', 'observer', 'monitor']);
 
@@ -48,6 +51,15 @@ export function permissionsFor(user: BusUser): UserPermissions {
   const subscribe = [`${inboxPrefix(user)}.>`];
   if (isService(user)) subscribe.push(serviceSubjects(user), '$SRV.>');
   if (EVENT_READERS.has(user)) subscribe.push(`${EVENTS_ROOT}.>`);
+  // Session pipes: the gateway sends up and reads down, a stream server the reverse.
+  if (user === 'gateway') {
+    publish.push(`${STREAMS_ROOT}.*.up`);
+    subscribe.push(`${STREAMS_ROOT}.*.down`);
+  }
+  if (STREAM_SERVERS.has(user)) {
+    publish.push(`${STREAMS_ROOT}.*.down`);
+    subscribe.push(`${STREAMS_ROOT}.*.up`);
+  }
   // The launcher (crius CLI as root) checks health and loads images from local
   // archives (`crius image import`, the demo); nothing else of any service.
   if (user === 'launcher') publish.push(`${SUBJECT_ROOT}.*.Health`, requestSubject('image', 'ImportImage'));

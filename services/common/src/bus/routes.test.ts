@@ -10,8 +10,8 @@ describe('routing table', () => {
     expect(Object.keys(CRI_ROUTES).sort()).toEqual(methods.map((m) => m.name).sort());
   });
 
-  it('keeps the gateway to Version, Status and the event relay', () => {
-    expect(criMethods().filter((m) => m.owner === 'gateway').map((m) => m.name).sort()).toEqual(['GetContainerEvents', 'Status', 'Version']);
+  it('keeps the gateway to Version, Status, the event relay and streaming URLs', () => {
+    expect(criMethods().filter((m) => m.owner === 'gateway').map((m) => m.name).sort()).toEqual(['Attach', 'Exec', 'GetContainerEvents', 'PortForward', 'Status', 'Version']);
   });
 
   it('gives image-svc the whole ImageService', () => {
@@ -37,6 +37,21 @@ describe('bus permissions', () => {
 
   it('storage-svc calls nobody and publishes no events', () => {
     expect(permissionsFor('storage').publish).toEqual([]);
+  });
+
+  it('stream pipes: the gateway sends up and reads down; runtime-svc and network-svc the reverse; nobody else', () => {
+    const gw = permissionsFor('gateway');
+    expect(gw.publish).toContain('crius.v1.streams.*.up');
+    expect(gw.subscribe).toContain('crius.v1.streams.*.down');
+    expect(gw.publish).not.toContain('crius.v1.streams.*.down');
+    for (const svc of ['runtime', 'network'] as const) {
+      expect(permissionsFor(svc).publish).toContain('crius.v1.streams.*.down');
+      expect(permissionsFor(svc).subscribe).toContain('crius.v1.streams.*.up');
+      expect(permissionsFor(svc).publish).not.toContain('crius.v1.streams.*.up');
+    }
+    for (const other of ['image', 'storage', 'monitor', 'launcher', 'observer'] as const) {
+      expect([...permissionsFor(other).publish, ...permissionsFor(other).subscribe].some((s) => s.includes('streams'))).toBe(false);
+    }
   });
 
   it('every user has a private inbox prefix', () => {

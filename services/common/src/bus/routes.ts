@@ -9,7 +9,7 @@ type PathOf<K extends keyof Definitions> = Definitions[K]['path'];
 type MethodFromPath<P> = P extends `/runtime.v1.${string}/${infer M}` ? M : never;
 export type CriMethod = { [K in keyof Definitions]: MethodFromPath<PathOf<K>> }[keyof Definitions];
 
-/** 'gateway' = answered by the gateway itself (Version, Status, the event relay). */
+/** 'gateway' = answered by the gateway itself (Version, Status, the event relay, streaming URLs). */
 export type Owner = ServiceName | 'gateway';
 
 export const CRI_ROUTES: Record<CriMethod, Owner> = {
@@ -17,6 +17,11 @@ export const CRI_ROUTES: Record<CriMethod, Owner> = {
   Version: 'gateway',
   Status: 'gateway',
   GetContainerEvents: 'gateway',
+  // Streaming: the gateway validates and hands out a URL of its streaming
+  // server; the session itself runs in runtime-svc / network-svc over a bus pipe.
+  Exec: 'gateway',
+  Attach: 'gateway',
+  PortForward: 'gateway',
   // Sandboxes and containers: runtime-svc owns their records.
   RunPodSandbox: 'runtime',
   StopPodSandbox: 'runtime',
@@ -34,9 +39,6 @@ export const CRI_ROUTES: Record<CriMethod, Owner> = {
   ContainerStatus: 'runtime',
   UpdateContainerResources: 'runtime',
   ExecSync: 'runtime',
-  Exec: 'runtime',
-  Attach: 'runtime',
-  PortForward: 'runtime',
   CheckpointContainer: 'runtime',
   RuntimeConfig: 'runtime',
   // Observation: monitor-svc owns stats, metrics and log reopen.

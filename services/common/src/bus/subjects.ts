@@ -1,9 +1,12 @@
 // Subject names of the crius bus: one place builds them so every service and
 // the NATS permissions agree. Contract: crius.v1.<service>.<Method> for
-// requests, crius.v1.events.<kind>.<id> for events.
+// requests, crius.v1.events.<kind>.<id> for events, crius.v1.streams.<sid>.up|down
+// for the byte pipes of exec, attach and port-forward sessions.
 
 export const SUBJECT_ROOT = 'crius.v1';
 export const EVENTS_ROOT = `${SUBJECT_ROOT}.events`;
+/** Byte pipes of streaming sessions: `<root>.<sid>.up` (gateway → service) and `.down`. */
+export const STREAMS_ROOT = `${SUBJECT_ROOT}.streams`;
 
 /** The services on the bus; the process of each is named `<name>-svc`. */
 export const SERVICES = ['image', 'storage', 'runtime', 'network', 'monitor'] as const;
@@ -33,6 +36,12 @@ export function serviceSubjects(service: ServiceName): string {
 export function eventSubject(kind: EventKind, id: string): string {
   const safe = id.replace(/[^A-Za-z0-9_-]/g, '_') || '_';
   return `${EVENTS_ROOT}.${kind}.${safe}`;
+}
+
+/** A streaming session's subject in one direction; sid is a hex session id. */
+export function streamSubject(sid: string, direction: 'up' | 'down'): string {
+  if (!/^[0-9a-f]{32}$/.test(sid)) throw new Error(`bad stream session id ${JSON.stringify(sid)}`);
+  return `${STREAMS_ROOT}.${sid}.${direction}`;
 }
 
 export function inboxPrefix(user: BusUser): string {

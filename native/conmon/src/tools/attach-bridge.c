@@ -1,9 +1,10 @@
-/* attach-client: a minimal client of the conmon attach socket for tests
- * (Node has no SOCK_SEQPACKET). Relays its stdin to the socket as raw
- * packets (EOF on stdin -> shutdown(SHUT_WR)), and writes packets from the
- * socket to stdout (prefix 2) or stderr (prefix 3). Exits 0 when the
- * monitor closes the socket, 124 on --timeout-ms, 1 on errors.
- *   attach-client SOCKET [--no-stdin] [--timeout-ms N] */
+/* attach-bridge: relays a conmon attach socket (SOCK_SEQPACKET, which Node
+ * cannot speak) to plain stdio, for runtime-svc's attach sessions and for the
+ * tests. Its stdin goes to the socket as raw packets (EOF on stdin ->
+ * shutdown(SHUT_WR)); packets from the socket go to stdout (prefix 2) or
+ * stderr (prefix 3). Exits 0 when the monitor closes the socket, 124 after
+ * --timeout-ms (default: no timeout), 1 on errors (message on stderr).
+ *   attach-bridge SOCKET [--no-stdin] [--timeout-ms N] */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -16,7 +17,7 @@
 
 static int fail(const char *what)
 {
-	fprintf(stderr, "attach-client: %s: %s\n", what, strerror(errno));
+	fprintf(stderr, "attach-bridge: %s: %s\n", what, strerror(errno));
 	return 1;
 }
 
@@ -52,7 +53,7 @@ static int relay_from_socket(int sock)
 		return 0;
 	int out = buf[0] == 2 ? STDOUT_FILENO : buf[0] == 3 ? STDERR_FILENO : -1;
 	if (out < 0) {
-		fprintf(stderr, "attach-client: unexpected stream byte %d\n", buf[0]);
+		fprintf(stderr, "attach-bridge: unexpected stream byte %d\n", buf[0]);
 		return -1;
 	}
 	return write_full(out, buf + 1, (size_t)n - 1) < 0 ? -1 : 1;
@@ -75,11 +76,11 @@ static int relay_from_stdin(int sock)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: attach-client SOCKET [--no-stdin] [--timeout-ms N]\n");
+		fprintf(stderr, "usage: attach-bridge SOCKET [--no-stdin] [--timeout-ms N]\n");
 		return 2;
 	}
 	int use_stdin = 1;
-	long timeout = 30000;
+	long timeout = 0; /* none */
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--no-stdin") == 0)
 			use_stdin = 0;
@@ -88,7 +89,7 @@ int main(int argc, char **argv)
 	}
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	if (strlen(argv[1]) >= sizeof addr.sun_path) {
-		fprintf(stderr, "attach-client: socket path too long\n");
+		fprintf(stderr, "attach-bridge: socket path too long\n");
 		return 1;
 	}
 	strcpy(addr.sun_path, argv[1]);
@@ -97,13 +98,13 @@ int main(int argc, char **argv)
 		return fail("socket");
 	if (connect(sock, (struct sockaddr *)&addr, sizeof addr) < 0)
 		return fail("connect");
-	long deadline = now_ms() + timeout;
+	long deadline = timeout > 0 ? now_ms() + timeout : 0;
 	for (;;) {
 		struct pollfd p[2] = {{.fd = sock, .events = POLLIN}, {.fd = use_stdin ? STDIN_FILENO : -1, .events = POLLIN}};
-		long left = deadline - now_ms();
-		if (left <= 0)
+		long left = deadline ? deadline - now_ms() : -1;
+		if (deadline && left <= 0)
 			return 124;
-		if (poll(p, 2, (int)left) < 0 && errno != EINTR)
+		if (poll(p, 2, deadline ? (int)left : -1) < 0 && errno != EINTR)
 			return fail("poll");
 		if (p[0].revents) {
 			int r = relay_from_socket(sock);

@@ -1,0 +1,146 @@
+// BusPipe against a real nats-server with the real crius permissions: the
+// gateway user on one end, runtime-svc's user on the other.
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
+import type { NatsConnection } from 'nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startNats, type TestNats } from '../../../../test/harness/nats.js';
+import { BusPipe, newSessionId, pumpFromPipe, pumpToPipe } from './pipe.js';
+
+let nats: TestNats;
+let gw: NatsConnection;
+let svc: NatsConnection;
+
+beforeAll(async () => {
+  nats = await startNats();
+  gw = await nats.connect('gateway');
+  svc = await nats.connect('runtime');
+});
+afterAll(async () => {
+  await nats?.stop();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function pair(opts = {}) {
+  const sid = newSessionId();
+  const service = new BusPipe(svc, sid, 'service', opts);
+  const gateway = new BusPipe(gw, sid, 'gateway', opts);
+  await svc.flush();
+  await gw.flush();
+  return { sid, service, gateway };
+}
+
+function collect(r: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  return new Promise((resolve, reject) => {
+    r.on('data', (c: Buffer) => chunks.push(c));
+    r.once('end', () => resolve(Buffer.concat(chunks)));
+    r.once('error', reject);
+  });
+}
+
+describe('BusPipe', () => {
+  it('makes 128-bit hex session ids', () => {
+    expect(newSessionId()).toMatch(/^[0-9a-f]{32}$/);
+    expect(newSessionId()).not.toBe(newSessionId());
+  });
+
+  it('carries stdin up, stdout and stderr down, eofs in order, and the exit code', async () => {
+    const { service, gateway } = await pair();
+    const gotStdin = collect(service.readable('stdin'));
+    const out = collect(gateway.readable('stdout'));
+    const err = collect(gateway.readable('stderr'));
+    gateway.writable('stdin').end('hello up');
+    expect((await gotStdin).toString()).toBe('hello up');
+    const o = service.writable('stdout');
+    o.write('out-1 ');
+    o.end('out-2');
+    service.writable('stderr').end('err');
+    await Promise.all([new Promise((r) => o.once('finish', r))]);
+    await sleep(20);
+    service.sendExit(3);
+    expect(await gateway.done).toEqual({ kind: 'exit', exitCode: 3 });
+    expect((await out).toString()).toBe('out-1 out-2');
+    expect((await err).toString()).toBe('err');
+  });
+
+  it('copies 10 MiB intact and fast in both directions', async () => {
+    const { service, gateway } = await pair();
+    const data = randomBytes(10 * 1024 * 1024);
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    const started = Date.now();
+    const up = collect(service.readable('port'));
+    const down = collect(gateway.readable('port'));
+    await Promise.all([pumpToPipe(gateway, 'port', Readable.from([data])), pumpToPipe(service, 'port', Readable.from([data]))]);
+    expect(sha(await up)).toBe(sha(data));
+    expect(sha(await down)).toBe(sha(data));
+    expect(Date.now() - started).toBeLessThan(10_000);
+    service.sendExit(0);
+  });
+
+  it('pauses a producer whose consumer reads nothing, with bounded buffers, and resumes it', async () => {
+    const window = 128 * 1024;
+    const { service, gateway } = await pair({ windowBytes: window });
+    let produced = 0;
+    let stop = false;
+    const chunk = Buffer.alloc(16 * 1024, 7);
+    const src = new Readable({
+      read() {
+        if (stop) return void this.push(null);
+        produced += chunk.length;
+        this.push(chunk);
+      },
+    });
+    void pumpToPipe(service, 'stdout', src);
+    await sleep(500);
+    const stalled = produced;
+    // window in flight + the Writable's and Readable's own buffers, a few chunks of slack
+    expect(stalled).toBeLessThan(window + 256 * 1024);
+    expect(gateway.bufferedBytes).toBeLessThanOrEqual(window);
+    await sleep(300);
+    expect(produced).toBe(stalled); // really paused, not just slow
+    let consumed = 0;
+    gateway.readable('stdout').pipe(new Writable({ write: (c: Buffer, _e, cb) => ((consumed += c.length), cb()) }));
+    await sleep(500);
+    expect(produced).toBeGreaterThan(stalled + 4 * 1024 * 1024);
+    expect(consumed).toBeGreaterThan(4 * 1024 * 1024);
+    stop = true;
+    gateway.close();
+    expect(await service.done).toEqual({ kind: 'closed', byPeer: true });
+  });
+
+  it('tears down a session whose peer vanished', async () => {
+    const sid = newSessionId();
+    const lonely = new BusPipe(svc, sid, 'service', { heartbeatMs: 50, peerTimeoutMs: 300 });
+    const started = Date.now();
+    const stdin = lonely.readable('stdin');
+    const destroyed = new Promise((r) => stdin.once('close', r));
+    stdin.resume();
+    expect(await lonely.done).toEqual({ kind: 'timeout' });
+    await destroyed;
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('keeps a quiet session alive with heartbeats', async () => {
+    const { service, gateway } = await pair({ heartbeatMs: 50, peerTimeoutMs: 300 });
+    await sleep(800);
+    expect(service.isEnded).toBe(false);
+    expect(gateway.isEnded).toBe(false);
+    service.sendError(Object.assign(new Error('boom'), {}));
+    const end = await gateway.done;
+    expect(end.kind).toBe('error');
+    expect(end.kind === 'error' && end.error.message).toMatch(/boom/);
+  });
+
+  it('delivers data still queued at exit, then ends the stream', async () => {
+    const { service, gateway } = await pair();
+    await pumpToPipe(service, 'stdout', Readable.from([Buffer.from('late bytes')]));
+    service.sendExit(0);
+    await gateway.done;
+    const r = gateway.readable('stdout');
+    expect((await collect(r)).toString()).toBe('late bytes');
+    const sink = new Writable({ write: (_c, _e, cb) => cb() });
+    await pumpFromPipe(gateway, 'stdin', sink);
+  });
+});

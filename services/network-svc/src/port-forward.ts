@@ -28,17 +28,27 @@ export async function startPortForwardSession(deps: PortForwardDeps, req: PortFo
   }
   const what = `port-forward to port ${req.port} of pod ${req.podSandboxId}`;
   const child = spawn('nsenter', [`--net=${status.netnsPath}`, deps.busybox ?? '/bin/busybox', 'nc', '127.0.0.1', String(req.port)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const err = { text: '' };
+  child.stderr!.on('data', (d: Buffer) => (err.text = (err.text + d.toString()).slice(-2000)));
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code))); // after stderr is read
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
-    child.once('error', (err) => reject(new InternalError(`${what}: cannot run nsenter: ${err.message}`, { cause: err })));
+    child.once('error', (e) => reject(new InternalError(`${what}: cannot run nsenter: ${e.message}`, { cause: e })));
   });
-  void relay(deps, req.sessionId, child, what);
+  // A refused connection ends nc within milliseconds: report it as the
+  // start's failure, which the client gets on the port's error stream.
+  const early = await Promise.race([exited, new Promise<'running'>((r) => setTimeout(() => r('running'), CONNECT_GRACE_MS))]);
+  if (early !== 'running' && early !== 0) {
+    throw new UnavailableError(`${what}: ${err.text.trim().replace(/^nc: /, '') || `nc exited with ${early}`}`);
+  }
+  void relay(deps, req.sessionId, child, exited, err, what);
 }
 
-async function relay(deps: PortForwardDeps, sid: string, child: ChildProcess, what: string): Promise<void> {
+/** How long a connect failure has to show before the session counts as started. */
+const CONNECT_GRACE_MS = 150;
+
+async function relay(deps: PortForwardDeps, sid: string, child: ChildProcess, exited: Promise<number | null>, err: { text: string }, what: string): Promise<void> {
   const pipe = new BusPipe(deps.nc, sid, 'service', deps.pipe);
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
   child.stdin!.on('error', () => undefined);
   void pumpFromPipe(pipe, 'port', child.stdin!);
   // Not ended with nc's stdout: a failed connection must reach the client as
@@ -46,7 +56,6 @@ async function relay(deps: PortForwardDeps, sid: string, child: ChildProcess, wh
   const out = pipe.writable('port');
   child.stdout!.pipe(out, { end: false });
   const sent = new Promise((resolve) => child.stdout!.once('close', resolve));
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code))); // after stderr is read
   const first = await Promise.race([exited.then((code) => ({ code })), pipe.done.then((end) => ({ end }))]);
   if ('end' in first) {
     child.kill('SIGKILL');
@@ -55,9 +64,9 @@ async function relay(deps: PortForwardDeps, sid: string, child: ChildProcess, wh
     return;
   }
   await sent;
-  if (first.code !== 0 && stderr.trim()) {
-    // nc could not connect (nothing listens) or broke: tell the client why.
-    pipe.sendError(new UnavailableError(`${what}: ${stderr.trim().replace(/^nc: /, '')}`));
+  if (first.code !== 0 && err.text.trim()) {
+    // nc broke later: tell the client why.
+    pipe.sendError(new UnavailableError(`${what}: ${err.text.trim().replace(/^nc: /, '')}`));
     return;
   }
   out.end();

@@ -81,6 +81,9 @@ function pipeDuplex(pipe: BusPipe, what: string): Duplex {
   const readable = pipe.readable('port');
   const writable = pipe.writable('port');
   const duplex = Duplex.from({ readable, writable });
+  // The server listens for errors once it has the stream; one that arrives
+  // before must not be an unhandled 'error' event (it would end the gateway).
+  duplex.on('error', () => undefined);
   void pipe.done.then((end) => {
     const err = pipeEndError(end, what);
     if (err) duplex.destroy(err);

@@ -1,7 +1,7 @@
 // Exec, attach and port-forward as kubectl/crictl use them: the CRI call to
 // the gateway returns a URL, the client speaks SPDY or WebSocket to the
 // gateway's streaming server, and the session runs in runtime-svc (runc exec,
-// conmon's attach socket) or network-svc (a connection inside the pod's
+// conmon's exec mode for a terminal, conmon's attach socket) or network-svc (a connection inside the pod's
 // network namespace) over the bus pipe. Real runc, conmon, CNI.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
@@ -55,11 +55,11 @@ async function runContainer(name: string, command: string[], extra = {}): Promis
   return containerId;
 }
 
-/** kubectl's SPDY exec/attach: error, stdin, stdout, stderr streams. */
-async function spdySession(url: string, want: { stdin?: boolean; stdout?: boolean; stderr?: boolean }) {
+/** kubectl's SPDY exec/attach: error, stdin, stdout, stderr (and with a terminal, resize) streams. */
+async function spdySession(url: string, want: { stdin?: boolean; stdout?: boolean; stderr?: boolean; resize?: boolean }) {
   const c = await SpdyTestClient.connect(url, { protocols: ['v4.channel.k8s.io'] });
   const streams: Record<string, ClientStream> = { error: c.openStream({ streamtype: 'error' }) };
-  for (const t of ['stdin', 'stdout', 'stderr'] as const) if (want[t]) streams[t] = c.openStream({ streamtype: t });
+  for (const t of ['stdin', 'stdout', 'stderr', 'resize'] as const) if (want[t]) streams[t] = c.openStream({ streamtype: t });
   await Promise.all([...c.streams.values()].map((st) => st.replied));
   return { c, streams };
 }
@@ -109,6 +109,48 @@ describe('streaming through the gateway', () => {
     expect(await ws.closed).toBe(1000);
     expect(ws.channel(1).toString()).toBe('hello ws\n');
     expect(JSON.parse(ws.channel(3).toString())).toEqual({ metadata: {}, status: 'Success' });
+  });
+
+  it('execs sh with a terminal over SPDY and returns its exit code', async () => {
+    const { url } = await cri<{ url: string }>(client, 'Exec', { containerId: shell, cmd: ['sh'], tty: true, stdin: true, stdout: true });
+    const { c, streams } = await spdySession(url, { stdin: true, stdout: true, resize: true });
+    streams.stdin!.write('echo hi; exit 5\n');
+    const status = JSON.parse((await streams.error!.ended).toString());
+    expect(status).toMatchObject({ status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: '5' }] } });
+    // A terminal echoes the input and ends lines with \r\n.
+    expect((await streams.stdout!.ended).toString()).toMatch(/\r\nhi\r\n/);
+    c.destroy();
+  });
+
+  it('execs with a terminal over WebSocket v5, and a resize reaches the terminal', async () => {
+    const { url } = await cri<{ url: string }>(client, 'Exec', { containerId: shell, cmd: ['sh'], tty: true, stdin: true, stdout: true });
+    const ws = wsConnect(url, 'v5.channel.k8s.io');
+    await ws.opened;
+    ws.send(4, JSON.stringify({ Width: 123, Height: 45 }));
+    // The resize and stdin travel separately; ask until the size shows.
+    await waitFor('stty to show the new size', async () => {
+      if (ws.channel(1).toString().includes('\n45 123\r\n')) return true;
+      ws.send(0, 'busybox stty size\n');
+      await new Promise((r) => setTimeout(r, 200));
+      return undefined;
+    });
+    ws.send(0, 'tty; exit 0\n');
+    expect(await ws.closed).toBe(1000);
+    expect(ws.channel(1).toString()).toMatch(/\/dev\/pts\/\d+\r\n/);
+    expect(JSON.parse(ws.channel(3).toString())).toEqual({ metadata: {}, status: 'Success' });
+  });
+
+  it('exec with a terminal is killed when the client goes away', async () => {
+    const { url } = await cri<{ url: string }>(client, 'Exec', { containerId: shell, cmd: ['sh', '-c', 'echo started; exec sleep 1001'], tty: true, stdout: true });
+    const { c, streams } = await spdySession(url, { stdout: true, resize: true });
+    await waitFor('exec output', async () => (streams.stdout!.text.includes('started') ? true : undefined));
+    const sleepers = async () => {
+      const r = await cri<{ stdout: Buffer }>(client, 'ExecSync', { containerId: shell, cmd: ['sh', '-c', 'ps -o args | grep -c "^sleep 1001" || true'], timeout: 10 });
+      return Buffer.from(r.stdout).toString().trim();
+    };
+    expect(await sleepers()).toBe('1');
+    c.destroy();
+    await waitFor('terminal exec process to be killed', async () => ((await sleepers()) === '0' ? true : undefined), 15_000);
   });
 
   it('exec of a long-running command is killed when the client goes away', async () => {

@@ -101,8 +101,25 @@ export async function startStack(extraToml = ''): Promise<TestStack> {
 
 const run = promisify(execFile);
 
-/** Remove what a test stack can leave on the host: mounts under its dir, its bridge, the dir. */
+/**
+ * Last resort when a test failed badly (e.g. the gateway died, so pods could
+ * not be removed through CRI): kill, by PID, the monitors started for this
+ * stack (their command line names its dir) and the containers under them.
+ */
+async function killStackMonitors(dir: string): Promise<void> {
+  for (const pid of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (!cmd.includes('conmon') || !cmd.includes(dir + '/')) continue;
+    const kids = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+    for (const kid of kids.split(' ').filter(Boolean)) await run('kill', ['-9', kid]).catch(() => undefined);
+    await run('kill', ['-9', pid]).catch(() => undefined);
+  }
+}
+
+/** Remove what a test stack can leave on the host: monitors, mounts under its dir, its bridge, the dir. */
 export async function cleanupHost(dir: string, bridge: string): Promise<void> {
+  await killStackMonitors(dir);
   const mounts = (await readFile('/proc/self/mounts', 'utf8'))
     .split('\n')
     .map((l) => l.split(' ')[1] ?? '')

@@ -1,8 +1,10 @@
 // Process-level helpers for the crius-conmon tests: start a monitor with the
 // sync/start/attach pipes as runtime-svc does, read its sync messages, run
 // the attach client, and look at live processes through /proc.
+import path from 'node:path';
+import os from 'node:os';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -110,7 +112,12 @@ export async function launch(bin: string, args: string[], opts: LaunchOptions = 
     stdio.push('pipe');
     env._OCI_ATTACHPIPE = '5';
   }
-  const child: ChildProcess = spawn(bin, args, { stdio, env });
+  // Debian's conmon writes some files (e.g. "oom") relative to its working
+  // directory: run it next to the bundle, inside the test's temp dir.
+  const b = args.indexOf('-b');
+  const bundleDir = b >= 0 && args[b + 1] ? path.dirname(args[b + 1]!) : undefined;
+  const cwd = bundleDir && existsSync(bundleDir) ? bundleDir : os.tmpdir();
+  const child: ChildProcess = spawn(bin, args, { stdio, env, cwd });
   // A monitor that refuses its arguments exits without reading the start
   // pipe; the reset that follows is expected, not a test failure.
   child.stdio.forEach((s) => (s as Readable | null)?.on('error', () => undefined));

@@ -4,7 +4,10 @@
  * shutdown(SHUT_WR)); packets from the socket go to stdout (prefix 2) or
  * stderr (prefix 3). Exits 0 when the monitor closes the socket, 124 after
  * --timeout-ms (default: no timeout), 1 on errors (message on stderr).
- *   attach-bridge SOCKET [--no-stdin] [--timeout-ms N] */
+ * --ready-fd N: once connected, write "ready\n" to fd N and close it, so a
+ * caller (runtime-svc's terminal exec) can release the monitor knowing no
+ * output is lost.
+ *   attach-bridge SOCKET [--no-stdin] [--timeout-ms N] [--ready-fd N] */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -76,16 +79,19 @@ static int relay_from_stdin(int sock)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: attach-bridge SOCKET [--no-stdin] [--timeout-ms N]\n");
+		fprintf(stderr, "usage: attach-bridge SOCKET [--no-stdin] [--timeout-ms N] [--ready-fd N]\n");
 		return 2;
 	}
 	int use_stdin = 1;
 	long timeout = 0; /* none */
+	int ready_fd = -1;
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--no-stdin") == 0)
 			use_stdin = 0;
 		else if (strcmp(argv[i], "--timeout-ms") == 0 && i + 1 < argc)
 			timeout = atol(argv[++i]);
+		else if (strcmp(argv[i], "--ready-fd") == 0 && i + 1 < argc)
+			ready_fd = atoi(argv[++i]);
 	}
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	if (strlen(argv[1]) >= sizeof addr.sun_path) {
@@ -98,6 +104,11 @@ int main(int argc, char **argv)
 		return fail("socket");
 	if (connect(sock, (struct sockaddr *)&addr, sizeof addr) < 0)
 		return fail("connect");
+	if (ready_fd >= 0) {
+		if (write_full(ready_fd, "ready\n", 6) < 0)
+			return fail("ready-fd");
+		close(ready_fd);
+	}
 	long deadline = timeout > 0 ? now_ms() + timeout : 0;
 	for (;;) {
 		struct pollfd p[2] = {{.fd = sock, .events = POLLIN}, {.fd = use_stdin ? STDIN_FILENO : -1, .events = POLLIN}};

@@ -2,21 +2,24 @@
 // runtime.ExecSession / AttachSession). Each starts the process, replies once
 // it runs, then relays its stdio over the session's bus pipe until it ends;
 // when the pipe ends first (client gone, gateway gone) the process is killed.
-// Exec: `runc exec` with pipes (no terminal). Attach: native/conmon's
-// attach-bridge on the container's conmon attach socket.
+// Exec: `runc exec` with pipes, or with a terminal conmon's exec mode
+// (exec-tty.ts). Attach: native/conmon's attach-bridge on the container's
+// conmon attach socket.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { constants as fsConstants, existsSync } from 'node:fs';
-import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import os from 'node:os';
 import path from 'node:path';
-import { BusPipe, FailedPreconditionError, InternalError, NotFoundError, UnimplementedError, pumpFromPipe, pumpToPipe, type BusPipeOptions } from '@crius/common';
+import type { Readable, Writable } from 'node:stream';
+import { BusPipe, FailedPreconditionError, InternalError, NotFoundError, pumpFromPipe, pumpToPipe, type BusPipeOptions } from '@crius/common';
 import type { AttachSessionRequest, ExecSessionRequest } from '@crius/common/proto/streams';
 import type { Runtime } from '../runtime.js';
 import type { OciSpec } from '../spec/index.js';
 import { canExec } from '../store/container-state.js';
 import type { ContainerRecord } from '../store/records.js';
 import { containerConfig } from '../views.js';
+import { startTtyExec, writeResize } from './exec-tty.js';
 import { refreshExit } from './lifecycle.js';
 
 /** Pipe settings; tests shorten the timeouts. */
@@ -29,10 +32,10 @@ async function runningRecord(rt: Runtime, id: string): Promise<ContainerRecord> 
 }
 
 export async function startExecSession(rt: Runtime, req: ExecSessionRequest): Promise<void> {
-  if (req.tty) throw new UnimplementedError(`exec with a terminal in container ${req.containerId} is not supported yet: run it without -t`);
   if (req.cmd.length === 0) throw new FailedPreconditionError(`exec in container ${req.containerId}: no command`);
   const rec = await runningRecord(rt, req.containerId);
   const spec = JSON.parse(await readFile(path.join(rec.bundle, 'config.json'), 'utf8')) as OciSpec;
+  if (req.tty) return startTtyExecSession(rt, req, rec, spec);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'crius-exec-'));
   const processFile = path.join(dir, 'process.json');
   const pidFile = path.join(dir, 'pid');
@@ -52,7 +55,31 @@ export async function startExecSession(rt: Runtime, req: ExecSessionRequest): Pr
     if (pid > 0) tryKill(pid);
     child.kill('SIGKILL');
   };
-  void relay(rt, req.sessionId, child, what, kill).finally(() => void rm(dir, { recursive: true, force: true }));
+  void relay(rt, req.sessionId, what, { ...childStreams(child), exited: exitOf(child), kill }).finally(() => void rm(dir, { recursive: true, force: true }));
+}
+
+/** Exec with a terminal: conmon's exec mode serves the pty; its sync pipe reports the exit code. */
+async function startTtyExecSession(rt: Runtime, req: ExecSessionRequest, rec: ContainerRecord, spec: OciSpec): Promise<void> {
+  const oci = rt.ociRuntime(rec.runtimeHandler);
+  const exec = await startTtyExec({
+    conmon: rt.conmonPath,
+    attachBridge: rt.attachBridgePath,
+    containerId: rec.id,
+    runtimePath: oci.h.path,
+    runtimeArgs: [...oci.h.args, '--root', oci.h.root],
+    socketDir: rt.attachDir,
+    process: { ...spec.process, args: req.cmd },
+    stdin: req.stdin,
+  });
+  if (!req.stdout) exec.stdout.resume();
+  const what = `exec ${JSON.stringify(req.cmd.join(' '))} in container ${rec.id} with a terminal`;
+  void relay(rt, req.sessionId, what, {
+    stdin: exec.stdin,
+    stdout: req.stdout ? exec.stdout : undefined,
+    exited: exec.exitCode,
+    kill: exec.kill,
+    onResize: (size) => exec.resize(size).catch((err) => rt.log.debug({ container: rec.id, err: (err as Error).message }, 'exec resize failed')),
+  });
 }
 
 export async function startAttachSession(rt: Runtime, req: AttachSessionRequest): Promise<void> {
@@ -71,35 +98,54 @@ export async function startAttachSession(rt: Runtime, req: AttachSessionRequest)
   // Output the client did not ask for is read and dropped: conmon must not see a stalled client.
   if (!req.stdout) child.stdout!.resume();
   if (!req.stderr) child.stderr!.resume();
-  void relay(rt, req.sessionId, child, what, async () => void child.kill('SIGKILL'), async (size) => {
-    await resize(path.join(rec.bundle, 'ctl'), size).catch((err) => rt.log.debug({ container: rec.id, err: (err as Error).message }, 'resize failed'));
+  void relay(rt, req.sessionId, what, {
+    ...childStreams(child),
+    exited: exitOf(child),
+    kill: async () => void child.kill('SIGKILL'),
+    onResize: async (size) => {
+      await writeResize(path.join(rec.bundle, 'ctl'), size).catch((err) => rt.log.debug({ container: rec.id, err: (err as Error).message }, 'resize failed'));
+    },
   });
 }
 
-/** Relays a started child's stdio over the session pipe and reports its exit; runs in the background. */
-async function relay(
-  rt: Runtime,
-  sid: string,
-  child: ChildProcess,
-  what: string,
-  kill: () => Promise<void>,
-  onResize?: (size: { width: number; height: number }) => Promise<void>,
-): Promise<void> {
+/** What relay() connects to the session pipe. */
+interface RelayTarget {
+  stdin?: Writable;
+  stdout?: Readable;
+  stderr?: Readable;
+  /** The exit code to report; a rejection becomes the session's error. */
+  exited: Promise<number>;
+  kill: () => Promise<void>;
+  onResize?: (size: { width: number; height: number }) => Promise<void>;
+}
+
+function childStreams(child: ChildProcess): Pick<RelayTarget, 'stdin' | 'stdout' | 'stderr'> {
+  return { stdin: child.stdin ?? undefined, stdout: child.stdout ?? undefined, stderr: child.stderr ?? undefined };
+}
+
+function exitOf(child: ChildProcess): Promise<number> {
+  return new Promise<number>((resolve) => child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? constants.signals[signal] : 0))));
+}
+
+/** Relays a started process's stdio over the session pipe and reports its exit; runs in the background. */
+async function relay(rt: Runtime, sid: string, what: string, t: RelayTarget): Promise<void> {
   const pipe = new BusPipe(rt.deps.bus.nc, sid, 'service', sessionPipeOptions);
+  const onResize = t.onResize;
   if (onResize) pipe.onResize((size) => void onResize(size));
-  child.stdin?.on('error', () => undefined); // EPIPE when the process exits first
-  if (child.stdin) void pumpFromPipe(pipe, 'stdin', child.stdin);
-  const outputs = [child.stdout && pumpToPipe(pipe, 'stdout', child.stdout), child.stderr && pumpToPipe(pipe, 'stderr', child.stderr)];
-  const exited = new Promise<number>((resolve) => child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? constants.signals[signal] : 0))));
-  const ended = await Promise.race([exited.then((code) => ({ code })), pipe.done.then((end) => ({ end }))]);
+  t.stdin?.on('error', () => undefined); // EPIPE when the process exits first
+  if (t.stdin) void pumpFromPipe(pipe, 'stdin', t.stdin);
+  const outputs = [t.stdout && pumpToPipe(pipe, 'stdout', t.stdout), t.stderr && pumpToPipe(pipe, 'stderr', t.stderr)];
+  const exited = t.exited.then((code) => ({ code }), (error: unknown) => ({ error }));
+  const ended = await Promise.race([exited, pipe.done.then((end) => ({ end }))]);
   if ('end' in ended) {
     rt.log.info({ session: sid, ended: ended.end.kind }, `${what}: session ended before the process; killing it`);
-    await kill();
+    await t.kill();
     await exited;
     return;
   }
   await Promise.all(outputs);
-  pipe.sendExit(ended.code);
+  if ('error' in ended) pipe.sendError(ended.error);
+  else pipe.sendExit(ended.code);
 }
 
 function spawned(child: ChildProcess, what: string): Promise<void> {
@@ -114,15 +160,5 @@ function tryKill(pid: number): void {
     process.kill(pid, 'SIGKILL');
   } catch {
     // already gone
-  }
-}
-
-/** conmon's ctl fifo: "1 <height> <width>\n" resizes the terminal. Non-blocking: no reader means no conmon. */
-async function resize(ctl: string, size: { width: number; height: number }): Promise<void> {
-  const fh = await open(ctl, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
-  try {
-    await fh.write(`1 ${size.height} ${size.width}\n`);
-  } finally {
-    await fh.close();
   }
 }

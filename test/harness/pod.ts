@@ -25,8 +25,9 @@ export async function podConfig(stackDir: string, extra: Record<string, unknown>
     logDirectory,
     dnsConfig: { servers: ['10.96.0.10'], searches: ['e2e.svc.cluster.local'], options: ['ndots:5'] },
     labels: { app: `pod${n}` },
-    linux: { cgroupParent: testCgroupParent(stackDir) },
     ...extra,
+    // Merged, not replaced: a test's linux settings keep the private cgroup parent.
+    linux: { cgroupParent: testCgroupParent(stackDir), ...(extra.linux as object | undefined) },
   };
 }
 

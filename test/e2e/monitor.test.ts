@@ -9,32 +9,24 @@ import type { Client } from '@grpc/grpc-js';
 import type { NatsConnection } from 'nats';
 import { connectBus, credentialsDir } from '@crius/common';
 import { ContainerEventResponse } from '@crius/common/cri';
-import { startStack, type TestStack } from '../harness/stack.js';
+import type { TestStack } from '../harness/stack.js';
 import { methodInfo, pathOf, rawClient } from '../harness/raw-cri.js';
-import { cri, containerConfig, podConfig, waitFor } from '../harness/pod.js';
-import { buildImage, pushImage } from '../fixtures/oci-image.js';
-import { startRegistry, type RunningRegistry } from '../fixtures/registry.js';
+import { cri, containerConfig, podConfig, waitFor, startPodStack, type PodStack } from '../harness/pod.js';
 
-let reg: RunningRegistry;
+let stack: PodStack;
 let s: TestStack;
 let client: Client;
 let image: string;
 let observer: NatsConnection;
 
 beforeAll(async () => {
-  reg = await startRegistry();
-  await pushImage(reg.url, 'e2e/busybox', '1', await buildImage({ cmd: ['sh'] }));
-  image = `${reg.host}/e2e/busybox:1`;
-  s = await startStack();
-  client = rawClient(s.config.api.listen);
-  await cri(client, 'PullImage', { image: { image } });
+  stack = await startPodStack();
+  ({ s, client, image } = stack);
   observer = await connectBus({ address: s.config.bus.address, user: 'observer', credentialsDir: credentialsDir(s.config), reconnect: false });
 });
 afterAll(async () => {
   await observer?.close();
-  client?.close();
-  await s?.stop();
-  await reg?.stop();
+  await stack?.stop();
 });
 
 const NS = { namespaceOptions: { network: 0, pid: 1, ipc: 0 } };

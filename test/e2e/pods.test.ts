@@ -6,29 +6,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status, type Client } from '@grpc/grpc-js';
-import { startStack, type TestStack } from '../harness/stack.js';
-import { rawClient } from '../harness/raw-cri.js';
-import { cri, containerConfig, podConfig, waitFor } from '../harness/pod.js';
-import { buildImage, pushImage } from '../fixtures/oci-image.js';
-import { startRegistry, type RunningRegistry } from '../fixtures/registry.js';
+import type { TestStack } from '../harness/stack.js';
+import { cri, containerConfig, podConfig, waitFor, startPodStack, type PodStack } from '../harness/pod.js';
 
-let reg: RunningRegistry;
+let stack: PodStack;
 let s: TestStack;
 let client: Client;
 let image: string;
 
 beforeAll(async () => {
-  reg = await startRegistry();
-  await pushImage(reg.url, 'e2e/busybox', '1', await buildImage({ cmd: ['sh'] }));
-  image = `${reg.host}/e2e/busybox:1`;
-  s = await startStack();
-  client = rawClient(s.config.api.listen);
-  await cri(client, 'PullImage', { image: { image } });
+  stack = await startPodStack();
+  ({ s, client, image } = stack);
 });
 afterAll(async () => {
-  client?.close();
-  await s?.stop();
-  await reg?.stop();
+  await stack?.stop();
 });
 
 type Status = { status: { state: number; exitCode: number; reason: string; logPath: string } };
@@ -166,7 +157,7 @@ describe('bad input', () => {
   it('NOT_FOUND for an image that was never pulled, leaving no container', async () => {
     const pod = await podConfig(s.dir);
     const { podSandboxId } = await cri<{ podSandboxId: string }>(client, 'RunPodSandbox', { config: pod });
-    const err = await cri(client, 'CreateContainer', { podSandboxId, config: containerConfig('x', `${reg.host}/never/pulled:1`, ['true']), sandboxConfig: pod }).catch((e) => e);
+    const err = await cri(client, 'CreateContainer', { podSandboxId, config: containerConfig('x', `${stack.reg.host}/never/pulled:1`, ['true']), sandboxConfig: pod }).catch((e) => e);
     expect(err.code).toBe(status.NOT_FOUND);
     expect((await cri<{ containers: unknown[] }>(client, 'ListContainers', {})).containers).toEqual([]);
     await cri(client, 'RemovePodSandbox', { podSandboxId });

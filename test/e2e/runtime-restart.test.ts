@@ -6,29 +6,20 @@ import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@grpc/grpc-js';
-import { startStack, type TestStack } from '../harness/stack.js';
-import { rawClient } from '../harness/raw-cri.js';
-import { cri, containerConfig, podConfig, waitFor } from '../harness/pod.js';
-import { buildImage, pushImage } from '../fixtures/oci-image.js';
-import { startRegistry, type RunningRegistry } from '../fixtures/registry.js';
+import type { TestStack } from '../harness/stack.js';
+import { cri, containerConfig, podConfig, waitFor, startPodStack, type PodStack } from '../harness/pod.js';
 
-let reg: RunningRegistry;
+let stack: PodStack;
 let s: TestStack;
 let client: Client;
 let image: string;
 
 beforeAll(async () => {
-  reg = await startRegistry();
-  await pushImage(reg.url, 'e2e/busybox', '1', await buildImage({ cmd: ['sh'] }));
-  image = `${reg.host}/e2e/busybox:1`;
-  s = await startStack();
-  client = rawClient(s.config.api.listen);
-  await cri(client, 'PullImage', { image: { image } });
+  stack = await startPodStack();
+  ({ s, client, image } = stack);
 });
 afterAll(async () => {
-  client?.close();
-  await s?.stop();
-  await reg?.stop();
+  await stack?.stop();
 });
 
 const NS = { namespaceOptions: { network: 0, pid: 1, ipc: 0 } };

@@ -9,14 +9,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { Client } from '@grpc/grpc-js';
-import { startStack, type TestStack } from '../harness/stack.js';
-import { rawClient } from '../harness/raw-cri.js';
-import { cri, containerConfig, podConfig, waitFor } from '../harness/pod.js';
-import { buildImage, pushImage } from '../fixtures/oci-image.js';
-import { startRegistry, type RunningRegistry } from '../fixtures/registry.js';
+import type { TestStack } from '../harness/stack.js';
+import { cri, containerConfig, podConfig, waitFor, startPodStack, type PodStack } from '../harness/pod.js';
 import { SpdyTestClient, type ClientStream } from '../../services/cri-gateway/src/streaming/testing/spdy-client.js';
 
-let reg: RunningRegistry;
+let stack: PodStack;
 let s: TestStack;
 let client: Client;
 let image: string;
@@ -27,12 +24,8 @@ const BLOB = randomBytes(10 * 1024 * 1024);
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 beforeAll(async () => {
-  reg = await startRegistry();
-  await pushImage(reg.url, 'e2e/busybox', '1', await buildImage({ cmd: ['sh'] }));
-  image = `${reg.host}/e2e/busybox:1`;
-  s = await startStack();
-  client = rawClient(s.config.api.listen);
-  await cri(client, 'PullImage', { image: { image } });
+  stack = await startPodStack();
+  ({ s, client, image } = stack);
   www = await mkdtemp(path.join(s.dir, 'www-'));
   await writeFile(path.join(www, 'blob'), BLOB);
   pod = await podConfig(s.dir);
@@ -40,9 +33,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   if (podId) await cri(client, 'RemovePodSandbox', { podSandboxId: podId }).catch(() => undefined);
-  client?.close();
-  await s?.stop();
-  await reg?.stop();
+  await stack?.stop();
 });
 
 async function runContainer(name: string, command: string[], extra = {}): Promise<string> {

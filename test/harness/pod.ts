@@ -4,7 +4,10 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Client } from '@grpc/grpc-js';
 import type { CriMethod } from '@crius/common';
-import { callCri } from './raw-cri.js';
+import { callCri, rawClient } from './raw-cri.js';
+import { startStack, type TestStack } from './stack.js';
+import { buildImage, pushImage } from '../fixtures/oci-image.js';
+import { startRegistry, type RunningRegistry } from '../fixtures/registry.js';
 
 export async function cri<T = Record<string, unknown>>(client: Client, method: CriMethod, req: object, timeoutMs = 60_000): Promise<T> {
   const r = await callCri(client, method, req, timeoutMs);
@@ -56,4 +59,39 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>,
 /** The cgroup parent of a test stack's pods, removed by the harness afterwards. */
 export function testCgroupParent(stackDir: string): string {
   return `/crius-e2e-${path.basename(stackDir)}`;
+}
+
+/** A stack with a loopback registry and the busybox test image already pulled: what pod tests start from. */
+export interface PodStack {
+  reg: RunningRegistry;
+  s: TestStack;
+  client: Client;
+  /** The pulled image's reference. */
+  image: string;
+  stop(): Promise<void>;
+}
+
+export async function startPodStack(): Promise<PodStack> {
+  const reg = await startRegistry();
+  try {
+    await pushImage(reg.url, 'e2e/busybox', '1', await buildImage({ cmd: ['sh'] }));
+    const image = `${reg.host}/e2e/busybox:1`;
+    const s = await startStack();
+    const client = rawClient(s.config.api.listen);
+    await cri(client, 'PullImage', { image: { image } });
+    return {
+      reg,
+      s,
+      client,
+      image,
+      async stop() {
+        client.close();
+        await s.stop();
+        await reg.stop();
+      },
+    };
+  } catch (err) {
+    await reg.stop();
+    throw err;
+  }
 }

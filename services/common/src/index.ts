@@ -6,6 +6,7 @@ export * from './log.js';
 export * from './config/index.js';
 export * from './bus/index.js';
 export * from './service/run.js';
+export * from './service/privileges.js';
 export * from './fs/atomic.js';
 export * from './keyed-lock.js';
 export * from './concurrency.js';

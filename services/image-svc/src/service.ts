@@ -1,6 +1,6 @@
 // image-svc: load the image index and content store, then serve pulls and
 // image queries. Registry settings come from [image] in crius.toml.
-import { InvalidArgumentError, contentStoreDir, eventSubject, type CriusConfig, type ServiceDefinition } from '@crius/common';
+import { InvalidArgumentError, assertNotRoot, contentStoreDir, eventSubject, type CriusConfig, type ServiceDefinition } from '@crius/common';
 import { ImagePullProgress } from '@crius/common/proto/events';
 import { imageEndpoints, storageUnpacker } from './bus.js';
 import { ImageService } from './image-service.js';
@@ -25,10 +25,18 @@ export function parsePlatform(text: string): Platform {
   return { os, architecture, ...(variant ? { variant } : {}) };
 }
 
+function allowRoot(config: CriusConfig): boolean {
+  return config.image.allow_root || process.env.CRIUS_ALLOW_ROOT === '1';
+}
+
 export const imageService: ServiceDefinition = {
   name: 'image',
   version: '0.1.0',
-  async start({ config, bus, nc }) {
+  preflight(config) {
+    assertNotRoot('image-svc', allowRoot(config));
+  },
+  async start({ config, bus, nc, log }) {
+    if (allowRoot(config) && process.geteuid?.() === 0) log.warn('running as root because allow_root is set; production runs image-svc as its own user');
     const images = new ImageService({
       root: contentStoreDir(config),
       unpacker: storageUnpacker(bus),

@@ -104,7 +104,8 @@ export class Stack {
   }
 
   private spawn(name: string, command: string, args: string[]): Supervised {
-    const env = { ...process.env, ...(this.opts.configPath ? { CRIUS_CONFIG: this.opts.configPath } : {}) };
+    // The development stack runs every service as the caller (root): image-svc must be told that is intended.
+    const env = { ...process.env, CRIUS_ALLOW_ROOT: '1', ...(this.opts.configPath ? { CRIUS_CONFIG: this.opts.configPath } : {}) };
     const child = new Supervised({ name, command, args, env, logFile: path.join(this.logDir, `${name}.log`) });
     child.on('log', (line: string) => this.log(line));
     child.start();

@@ -87,6 +87,7 @@ export const SCHEMA = {
       unqualified_search_registries: list(['docker.io'], 'Registries tried in order for short names.'),
       max_concurrent_downloads: num(3, 'Layers fetched in parallel per pull.', { min: 1, max: 32 }),
       platform: str('', 'os/arch[/variant] to pull; empty means this node.'),
+      allow_root: bool(false, 'Let image-svc run as root (it parses untrusted registry data; `crius up` sets CRIUS_ALLOW_ROOT=1 for its development stack).'),
     },
     tables: {
       registries: {

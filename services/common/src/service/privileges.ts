@@ -1,7 +1,7 @@
 // Privilege checks a service makes on itself, for where the OS cannot enforce
 // the boundaries of ARCHITECTURE.md (a service started by hand, not by its
-// systemd unit). Owner: deploy/ (issue 10). Not wired yet: image-svc is meant
-// to call assertNotRoot('image-svc', <config key, if the lead adds one>).
+// systemd unit). image-svc calls assertNotRoot with [image] allow_root or the
+// CRIUS_ALLOW_ROOT=1 the development launcher sets.
 import { FailedPreconditionError } from '../errors.js';
 
 /**

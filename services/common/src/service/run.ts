@@ -32,6 +32,8 @@ export interface RunningService {
 export interface ServiceDefinition {
   name: ServiceName;
   version: string;
+  /** Checks made before anything else (e.g. refusing to run as root); throw to refuse to start. */
+  preflight?(config: CriusConfig): void;
   /** Recover state and build the implementation; the service is not reachable until this resolves. */
   start(ctx: ServiceContext): Promise<RunningService>;
 }
@@ -40,6 +42,7 @@ export async function runService(def: ServiceDefinition, argv = process.argv.sli
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string' } }, strict: true });
   const config = loadConfig(values.config);
   const log = createLogger(processName(def.name), config.log.level);
+  def.preflight?.(config);
   const startedAt = BigInt(Date.now()) * 1_000_000n;
   const nc = await connectBus({
     address: config.bus.address,

@@ -18,6 +18,8 @@ const RUNTIME_METHODS = [
   'removeContainer',
   'listContainers',
   'containerStatus',
+  'exec',
+  'portForward',
 ] as const;
 const IMAGE_METHODS = ['pullImage', 'listImages', 'imageStatus', 'removeImage'] as const;
 

@@ -1,3 +1,4 @@
+import { SYNC_FLUSH_MARKER } from './headers.js';
 import { describe, expect, it } from 'vitest';
 import { constants, createDeflate, createInflate, type Deflate, type Inflate } from 'node:zlib';
 import { SPDY3_DICTIONARY, SPDY3_DICTIONARY_ID } from './dictionary.js';
@@ -196,9 +197,9 @@ describe('malformed input', () => {
   it('rejects a header block whose pair count cannot fit', () => {
     const enc = new FrameEncoder();
     const good = enc.encode({ type: 'syn_reply', streamId: 1, fin: false, headers: {} });
-    // Rewrite the single stored block's content: count = 1000 pairs in 4 bytes.
+    // Rewrite the single stored block's content (before the sync-flush marker): count = 1000 pairs in 4 bytes.
     const tampered = Buffer.from(good);
-    tampered.writeUInt32BE(1000, tampered.length - 4);
+    tampered.writeUInt32BE(1000, tampered.length - SYNC_FLUSH_MARKER.length - 4);
     expect(() => parseAll(tampered)).toThrow(/claims 1000 pairs/);
   });
 

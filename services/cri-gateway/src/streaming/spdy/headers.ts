@@ -66,6 +66,9 @@ export function headerValues(value: string | undefined): string[] {
  * our blocks are a few bytes (SYN_REPLY is usually empty) and any zlib peer
  * inflates stored blocks like compressed ones.
  */
+/** The empty non-final stored block a sync flush ends with. */
+export const SYNC_FLUSH_MARKER = Buffer.from([0x00, 0x00, 0x00, 0xff, 0xff]);
+
 export class HeaderCompressor {
   private started = false;
 
@@ -85,6 +88,11 @@ export class HeaderCompressor {
       parts.push(hdr, block.subarray(off, off + len));
       off += len;
     } while (off < block.length);
+    // End the block as zlib's Z_SYNC_FLUSH does, with an empty stored block:
+    // a streaming reader (Go's compress/flate in kubectl, the kubelet,
+    // containerd) only hands the block's bytes over when it sees it, and
+    // otherwise waits for input that never comes in this frame.
+    parts.push(SYNC_FLUSH_MARKER);
     return Buffer.concat(parts);
   }
 }

@@ -61,10 +61,14 @@ export class Machine {
     const until = Date.now() + timeoutMs;
     while (this.leaderPid === undefined) {
       const r = spawnSync('pgrep', ['-P', String(this.child.pid)], { encoding: 'utf8' });
-      const pid = Number(r.stdout.split('\n')[0]);
-      if (pid > 0 && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'systemd') this.leaderPid = pid;
-      else if (Date.now() > until) throw new Error(`systemd-nspawn (pid ${this.child.pid}) started no systemd; log: ${this.log()}`);
-      else await new Promise((r) => setTimeout(r, 200));
+      // nspawn's short-lived helper children come and go while it starts: any
+      // child may be gone by the time we look at it.
+      for (const pid of r.stdout.split('\n').map(Number).filter((p) => p > 0)) {
+        if (commOf(pid) === 'systemd') this.leaderPid = pid;
+      }
+      if (this.leaderPid !== undefined) break;
+      if (Date.now() > until) throw new Error(`systemd-nspawn (pid ${this.child.pid}) started no systemd; log: ${this.log()}`);
+      await new Promise((r) => setTimeout(r, 200));
     }
     return this.leaderPid;
   }
@@ -111,5 +115,13 @@ export class Machine {
     const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
     await exited;
     clearTimeout(timer);
+  }
+}
+
+function commOf(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return undefined;
   }
 }

@@ -6,8 +6,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { open, readFile, rm } from 'node:fs/promises';
+import { writeExecProcess } from './exec-process.js';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { InternalError } from '@crius/common';
@@ -61,10 +61,9 @@ export function ttyExecArgs(l: TtyExecLaunch, dir: string, cuuid: string): strin
 }
 
 export async function startTtyExec(l: TtyExecLaunch): Promise<TtyExec> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'crius-exec-tty-'));
   const env = Array.isArray(l.process.env) ? (l.process.env as string[]) : [];
   const processSpec = { ...l.process, terminal: true, consoleSize: undefined, env: env.some((e) => e.startsWith('TERM=')) ? env : [...env, 'TERM=xterm'] };
-  await writeFile(path.join(dir, 'process.json'), JSON.stringify(processSpec), { mode: 0o600 });
+  const { dir } = await writeExecProcess('crius-exec-tty-', processSpec);
   const cuuid = `exec-${randomBytes(6).toString('hex')}`;
   const conmon = spawn(l.conmon, ttyExecArgs(l, dir, cuuid), {
     stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe'],

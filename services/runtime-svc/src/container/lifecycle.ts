@@ -2,19 +2,19 @@
 // UpdateContainerResources. Each takes the container's lock, checks the state
 // machine (store/container-state.ts), and updates the record only after the
 // OS action succeeded.
-import { rm, writeFile, mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError, type HandlerContext } from '@crius/common';
 import type { ExecSyncResponse, LinuxContainerResources } from '@crius/common/cri';
 import { RemoveRootfsResponse, RootfsRequest } from '@crius/common/proto/storage';
 import { removeCgroup } from '../os/cgroups.js';
 import type { Runtime } from '../runtime.js';
-import { buildResources, type OciSpec } from '../spec/index.js';
+import { buildResources } from '../spec/index.js';
 import { canExec, canStart, canUpdateResources, needsStop } from '../store/container-state.js';
 import type { ContainerRecord } from '../store/records.js';
 import { containerConfig } from '../views.js';
 import { exitReason, readExit } from './exits.js';
+import { containerProcess, writeExecProcess } from './exec-process.js';
 import { ContainerEventType, publishEvent } from '../events.js';
 
 const nowNs = () => (BigInt(Date.now()) * 1_000_000n).toString();
@@ -113,22 +113,13 @@ export async function removeContainer(rt: Runtime, id: string, ctx: HandlerConte
 export async function execSync(rt: Runtime, id: string, cmd: string[], timeoutSeconds: number): Promise<ExecSyncResponse> {
   const rec = await refreshExit(rt, rt.containers.get(id));
   canExec(rec);
-  const spec = JSON.parse(await readSpec(rec)) as OciSpec;
-  const proc = { ...spec.process, args: cmd, terminal: false };
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'crius-exec-'));
+  const { dir, processFile } = await writeExecProcess('crius-exec-', { ...(await containerProcess(rec)), args: cmd, terminal: false });
   try {
-    const file = path.join(dir, 'process.json');
-    await writeFile(file, JSON.stringify(proc), { mode: 0o600 });
-    const r = await rt.ociRuntime(rec.runtimeHandler).execSync(rec.id, file, timeoutSeconds * 1000, EXEC_OUTPUT_LIMIT);
+    const r = await rt.ociRuntime(rec.runtimeHandler).execSync(rec.id, processFile, timeoutSeconds * 1000, EXEC_OUTPUT_LIMIT);
     return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-async function readSpec(rec: ContainerRecord): Promise<string> {
-  const { readFile } = await import('node:fs/promises');
-  return readFile(path.join(rec.bundle, 'config.json'), 'utf8');
 }
 
 export async function updateResources(rt: Runtime, id: string, linux: LinuxContainerResources | undefined): Promise<void> {

@@ -7,9 +7,9 @@
 // conmon attach socket.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import { containerProcess, writeExecProcess } from './exec-process.js';
 import { constants } from 'node:os';
-import os from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { BusPipe, FailedPreconditionError, InternalError, NotFoundError, pumpFromPipe, pumpToPipe, type BusPipeOptions } from '@crius/common';
@@ -34,12 +34,10 @@ async function runningRecord(rt: Runtime, id: string): Promise<ContainerRecord> 
 export async function startExecSession(rt: Runtime, req: ExecSessionRequest): Promise<void> {
   if (req.cmd.length === 0) throw new FailedPreconditionError(`exec in container ${req.containerId}: no command`);
   const rec = await runningRecord(rt, req.containerId);
-  const spec = JSON.parse(await readFile(path.join(rec.bundle, 'config.json'), 'utf8')) as OciSpec;
-  if (req.tty) return startTtyExecSession(rt, req, rec, spec);
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'crius-exec-'));
-  const processFile = path.join(dir, 'process.json');
+  const proc = await containerProcess(rec);
+  if (req.tty) return startTtyExecSession(rt, req, rec, proc);
+  const { dir, processFile } = await writeExecProcess('crius-exec-', { ...proc, args: req.cmd, terminal: false });
   const pidFile = path.join(dir, 'pid');
-  await writeFile(processFile, JSON.stringify({ ...spec.process, args: req.cmd, terminal: false }), { mode: 0o600 });
   const oci = rt.ociRuntime(rec.runtimeHandler);
   const child = spawn(oci.h.path, [...oci.h.args, '--root', oci.h.root, 'exec', '--pid-file', pidFile, '--process', processFile, rec.id], {
     stdio: [req.stdin ? 'pipe' : 'ignore', req.stdout ? 'pipe' : 'ignore', req.stderr ? 'pipe' : 'ignore'],
@@ -59,7 +57,7 @@ export async function startExecSession(rt: Runtime, req: ExecSessionRequest): Pr
 }
 
 /** Exec with a terminal: conmon's exec mode serves the pty; its sync pipe reports the exit code. */
-async function startTtyExecSession(rt: Runtime, req: ExecSessionRequest, rec: ContainerRecord, spec: OciSpec): Promise<void> {
+async function startTtyExecSession(rt: Runtime, req: ExecSessionRequest, rec: ContainerRecord, proc: OciSpec['process']): Promise<void> {
   const oci = rt.ociRuntime(rec.runtimeHandler);
   const exec = await startTtyExec({
     conmon: rt.conmonPath,
@@ -68,7 +66,7 @@ async function startTtyExecSession(rt: Runtime, req: ExecSessionRequest, rec: Co
     runtimePath: oci.h.path,
     runtimeArgs: [...oci.h.args, '--root', oci.h.root],
     socketDir: rt.attachDir,
-    process: { ...spec.process, args: req.cmd },
+    process: { ...proc, args: req.cmd },
     stdin: req.stdin,
   });
   if (!req.stdout) exec.stdout.resume();

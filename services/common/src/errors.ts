@@ -22,6 +22,12 @@ export const Code = {
 } as const;
 export type CodeValue = (typeof Code)[keyof typeof Code];
 
+/** The gRPC name of a code ("NOT_FOUND"), for metrics and messages. */
+export function codeName(code: number): string {
+  return CODE_NAMES.get(code) ?? 'UNKNOWN';
+}
+const CODE_NAMES = new Map<number, string>(Object.entries(Code).map(([name, value]) => [value, name]));
+
 export interface ErrorOptions {
   cause?: unknown;
 }

@@ -3,7 +3,7 @@
 // status. Handlers only validate, send one bus request and map the reply.
 import { randomUUID } from 'node:crypto';
 import { status as GrpcStatus, type ServiceError, Metadata } from '@grpc/grpc-js';
-import { toCriusError, type Logger } from '@crius/common';
+import { isReadMethod, toCriusError, type Logger } from '@crius/common';
 
 export interface CallContext {
   method: string;
@@ -16,7 +16,6 @@ export interface CallContext {
   debug: boolean;
 }
 
-const READ = /^(List|Stream|Get)|(Status|Stats|FsInfo|Version|Metrics|Descriptors|Config)$/;
 
 export function newContext(method: string, deadline: Date | number, log: Logger): CallContext {
   const requestId = randomUUID().slice(0, 13);
@@ -52,7 +51,7 @@ export function logOutcome(ctx: CallContext, started: number, err?: unknown): vo
   if (err) {
     const e = toCriusError(err);
     ctx.log.warn({ ms, code: e.code, err: e.message }, 'failed');
-  } else if (READ.test(ctx.method)) {
+  } else if (isReadMethod(ctx.method)) {
     if (ctx.debug) ctx.log.debug({ ms }, 'ok');
   } else {
     ctx.log.info({ ms }, 'ok');

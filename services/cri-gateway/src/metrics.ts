@@ -4,15 +4,9 @@
 // the bus at scrape time. Loopback only by default; empty address = off.
 import http from 'node:http';
 import { Counter, Histogram, Gauge, Registry } from 'prom-client';
-import { SERVICES, processName, toCriusError, type BusClient, type Logger } from '@crius/common';
+import { SERVICES, codeName, processName, toCriusError, type BusClient, type Logger } from '@crius/common';
 import { MetricsRequest, MetricsResponse } from '@crius/common/proto/metrics';
 import { collectHealth } from './rpc/status.js';
-
-const CODE_NAMES: Record<number, string> = {
-  0: 'OK', 1: 'CANCELLED', 2: 'UNKNOWN', 3: 'INVALID_ARGUMENT', 4: 'DEADLINE_EXCEEDED', 5: 'NOT_FOUND', 6: 'ALREADY_EXISTS',
-  7: 'PERMISSION_DENIED', 8: 'RESOURCE_EXHAUSTED', 9: 'FAILED_PRECONDITION', 10: 'ABORTED', 11: 'OUT_OF_RANGE',
-  12: 'UNIMPLEMENTED', 13: 'INTERNAL', 14: 'UNAVAILABLE',
-};
 
 export class GatewayMetrics {
   readonly registry = new Registry();
@@ -37,7 +31,7 @@ export class GatewayMetrics {
   });
 
   observe(method: string, seconds: number, err?: unknown): void {
-    const code = CODE_NAMES[err ? toCriusError(err).code : 0] ?? 'UNKNOWN';
+    const code = codeName(err ? toCriusError(err).code : 0);
     this.duration.observe({ method, code }, seconds);
     if (err) this.errors.inc({ method, code });
   }

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { DeadlineExceededError, UnimplementedError, toCriusError } from '../errors.js';
 import { encode, type MessageCodec } from './codec.js';
 import { DEADLINE_HEADER, REQUEST_ID_HEADER, STREAM_END_HEADER } from './headers.js';
-import { SUBJECT_ROOT, processName, type ServiceName } from './subjects.js';
+import { SUBJECT_ROOT, isReadMethod, processName, type ServiceName } from './subjects.js';
 
 export interface HandlerContext {
   requestId: string;
@@ -58,8 +58,6 @@ export interface ServeOptions {
   /** Methods this service owns but does not implement yet: answered UNIMPLEMENTED. */
   unimplemented?: readonly string[];
 }
-
-const READ_METHOD = /^(List|Get|Stream|Health)|(Status|Stats|FsInfo|Info|Config)$/;
 
 export async function serveBus(nc: NatsConnection, opts: ServeOptions): Promise<Service> {
   const srv = await nc.services.add({
@@ -118,7 +116,7 @@ async function dispatch(msg: ServiceMsg, method: string, endpoint: BusEndpoint, 
       msg.respond(new Uint8Array(), { headers: end });
     }
     const ms = +(performance.now() - started).toFixed(3);
-    if (!READ_METHOD.test(method)) logger().info({ ms }, 'served');
+    if (!isReadMethod(method)) logger().info({ ms }, 'served');
     else if (opts.log.isLevelEnabled('debug')) logger().debug({ ms }, 'served');
   } catch (err) {
     const e = toCriusError(err);

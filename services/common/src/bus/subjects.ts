@@ -23,6 +23,13 @@ export type EventKind = (typeof EVENT_KINDS)[number];
 
 const TOKEN = /^[A-Za-z0-9_-]+$/;
 
+/** Reads (logged at debug) versus mutations (info), by method name: one rule for the gateway and every service. */
+const READ_METHOD = /^(List|Get|Stream|Health)|(Status|Stats|FsInfo|Info|Config|Version|Metrics|Descriptors)$/;
+
+export function isReadMethod(method: string): boolean {
+  return READ_METHOD.test(method);
+}
+
 export function requestSubject(service: ServiceName, method: string): string {
   if (!TOKEN.test(method)) throw new Error(`bad bus method name ${JSON.stringify(method)}`);
   return `${SUBJECT_ROOT}.${service}.${method}`;

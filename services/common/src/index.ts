@@ -8,5 +8,6 @@ export * from './bus/index.js';
 export * from './service/run.js';
 export * from './service/privileges.js';
 export * from './fs/atomic.js';
+export * from './fs/batched-writer.js';
 export * from './keyed-lock.js';
 export * from './concurrency.js';

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, createInflateRaw } from 'node:zlib';
 import { InvalidArgumentError } from '@crius/common';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
@@ -43,20 +43,98 @@ export interface Decompressed {
   abort(): void;
 }
 
+export interface DecompressOptions {
+  /**
+   * Decode gzip without its CRC-32 (default true). The blob's sha256 was verified when it
+   * was stored and the tar's sha256 is checked against the diffID, so the CRC adds nothing
+   * but CPU. Only a single-member gzip is decoded this way; anything else fails `done` with
+   * NotSingleGzipMember and is decoded again with the full gzip decoder.
+   */
+  skipGzipCrc?: boolean;
+}
+
+/** `done` of a CRC-free gzip decode when the blob was not one gzip member (decode it again in full). */
+export class NotSingleGzipMember extends Error {}
+
 /** Streams the uncompressed bytes of the blob open in `fh`. */
-export async function openDecompressed(fh: FileHandle, what: string): Promise<Decompressed> {
-  const head = Buffer.alloc(4);
-  const { bytesRead } = await fh.read(head, 0, 4, 0);
+export async function openDecompressed(fh: FileHandle, what: string, opts: DecompressOptions = {}): Promise<Decompressed> {
+  const head = Buffer.alloc(GZIP_HEADER_PROBE);
+  const { bytesRead } = await fh.read(head, 0, head.length, 0);
   const kind = detectCompression(head.subarray(0, bytesRead));
-  const file = fh.createReadStream({ start: 0, autoClose: false, highWaterMark: 1 << 20 });
+  if (kind === 'gzip' && (opts.skipGzipCrc ?? true)) {
+    const headerLength = gzipHeaderLength(head.subarray(0, bytesRead));
+    if (headerLength !== undefined) return rawDeflateStream(fh, headerLength);
+  }
+  const file = fh.createReadStream({ start: 0, autoClose: false, highWaterMark: READ_CHUNK });
   if (kind === 'none') return { stream: file, done: Promise.resolve(), abort: () => file.destroy() };
   if (kind === 'gzip') {
-    const gunzip = createGunzip();
+    const gunzip = createGunzip({ chunkSize: INFLATE_CHUNK });
     file.on('error', (e) => gunzip.destroy(e));
     file.pipe(gunzip);
     return { stream: gunzip, done: Promise.resolve(), abort: () => (file.destroy(), gunzip.destroy()) };
   }
   return zstdStream(file, what);
+}
+
+const READ_CHUNK = 1 << 20;
+const INFLATE_CHUNK = 1 << 18;
+/** Enough for the fixed gzip header plus a file name or comment of usual length. */
+const GZIP_HEADER_PROBE = 4096;
+const FHCRC = 0x02;
+const FEXTRA = 0x04;
+const FNAME = 0x08;
+const FCOMMENT = 0x10;
+
+/**
+ * Length of the gzip member header (RFC 1952) at the start of `b`, or undefined when it is
+ * not a plain deflate member whose header fits in `b` (then the full decoder handles it).
+ */
+export function gzipHeaderLength(b: Buffer): number | undefined {
+  if (b.length < 10 || b[0] !== 0x1f || b[1] !== 0x8b || b[2] !== 8) return undefined;
+  const flags = b[3]!;
+  if (flags & 0xe0) return undefined; // reserved bits: let zlib refuse it
+  let at = 10;
+  if (flags & FEXTRA) {
+    if (at + 2 > b.length) return undefined;
+    at += 2 + b.readUInt16LE(at);
+  }
+  for (const flag of [FNAME, FCOMMENT]) {
+    if (!(flags & flag)) continue;
+    const end = b.indexOf(0, at);
+    if (end < 0) return undefined;
+    at = end + 1;
+  }
+  if (flags & FHCRC) at += 2;
+  return at <= b.length ? at : undefined;
+}
+
+/**
+ * The deflate data of a single-member gzip, inflated raw (no CRC). After the deflate stream
+ * ends, exactly the 8-byte trailer must remain; otherwise (more members, trailing bytes)
+ * `done` rejects with NotSingleGzipMember.
+ */
+async function rawDeflateStream(fh: FileHandle, headerLength: number): Promise<Decompressed> {
+  const { size } = await fh.stat();
+  const file = fh.createReadStream({ start: headerLength, autoClose: false, highWaterMark: READ_CHUNK });
+  const inflate = createInflateRaw({ chunkSize: INFLATE_CHUNK });
+  file.on('error', (e) => inflate.destroy(e));
+  file.pipe(inflate);
+  const done = new Promise<void>((resolve, reject) => {
+    inflate.on('end', () => {
+      if (headerLength + inflate.bytesWritten + 8 === size) resolve();
+      else reject(new NotSingleGzipMember('gzip blob is not a single member'));
+    });
+    inflate.on('error', () => resolve()); // the stream's consumer sees zlib's own error
+  });
+  done.catch(() => {}); // observed by the caller; avoid an unhandled rejection when it stops first
+  // Stopping must not close `fh` (destroying a read stream closes its handle): the caller
+  // may decode the blob again from it, and closes it itself.
+  const abort = () => {
+    file.unpipe(inflate);
+    file.pause();
+    inflate.destroy();
+  };
+  return { stream: inflate, done, abort };
 }
 
 /**

@@ -2,6 +2,8 @@
 // and hand-made hostile layers that must be refused leaving nothing behind.
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { crc32, gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { unpackLayer } from './layer-unpack.js';
 import { cleanupDir, diffIdOf, getXattr, gzip, makeTar, rawTar, tempDir, writeBlob, zstd, type TEntry } from './test-support/tars.js';
@@ -129,6 +131,26 @@ describe('unpackLayer', () => {
     expect(readFileSync(join(target, 'a/b'), 'utf8')).toBe('compressed');
   });
 
+  it.each([
+    ['two gzip members', (tar: Buffer) => Buffer.concat([gzipSync(tar.subarray(0, 700)), gzipSync(tar.subarray(700))])],
+    ['a gzip with trailing zero padding', (tar: Buffer) => Buffer.concat([gzipSync(tar), Buffer.alloc(512)])],
+    ['a gzip with file name, comment, extra field and header CRC', (tar: Buffer) => withGzipHeaderFields(gzipSync(tar))],
+  ])('unpacks %s', async (_n, compress) => {
+    const tar = await makeTar([{ name: 'a/b', body: 'x'.repeat(5000) }, { name: 'c', body: 'y' }]);
+    const r = await unpack(tar, { mediaType: GZ, compress });
+    expect(r.diffId).toBe(diffIdOf(tar));
+    expect(readFileSync(join(target, 'a/b'), 'utf8')).toBe('x'.repeat(5000));
+    expect(readdirSync(parent)).toEqual(['diff']);
+  });
+
+  it('reports corrupt deflate data as an error and leaves nothing', async () => {
+    const tar = await makeTar([{ name: 'a', body: randomBytes(100_000) }]);
+    const gz = gzipSync(tar, { level: 1 });
+    gz.fill(0xff, 40, 80);
+    await expect(unpack(tar, { mediaType: GZ, compress: () => gz })).rejects.toThrow(/invalid|incorrect|diffID|tar:/);
+    expect(readdirSync(parent)).toEqual([]);
+  });
+
   it('reports a corrupt zstd blob with zstd’s own error', async () => {
     const tar = await makeTar([{ name: 'a', body: 'x'.repeat(100_000) }]);
     const z = zstd(tar);
@@ -199,3 +221,14 @@ describe('unpackLayer refuses hostile layers and leaves nothing behind', () => {
     expect(statSync(target).isDirectory()).toBe(true);
   });
 });
+
+/** Rewrites a plain gzip member's header to carry FEXTRA, FNAME, FCOMMENT and FHCRC (RFC 1952). */
+function withGzipHeaderFields(gz: Buffer): Buffer {
+  const head = Buffer.from(gz.subarray(0, 10));
+  head[3] = 0x02 | 0x04 | 0x08 | 0x10;
+  const extra = Buffer.from([4, 0, 0x41, 0x42, 0, 0]); // XLEN 4: one subfield "AB" with no data
+  const sofar = Buffer.concat([head, extra, Buffer.from('layer.tar\0'), Buffer.from('a comment\0')]);
+  const hcrc = Buffer.alloc(2);
+  hcrc.writeUInt16LE(crc32(sofar) & 0xffff);
+  return Buffer.concat([sofar, hcrc, gz.subarray(10)]);
+}

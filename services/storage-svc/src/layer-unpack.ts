@@ -6,7 +6,7 @@ import { constants as C } from 'node:fs';
 import { mkdtemp, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { CriusError, InternalError, InvalidArgumentError, ResourceExhaustedError } from '@crius/common';
-import { checkLayerMediaType, openDecompressed, type Decompressed } from './decompress.js';
+import { NotSingleGzipMember, checkLayerMediaType, openDecompressed, type DecompressOptions, type Decompressed } from './decompress.js';
 import { PathRuleError } from './entry-path.js';
 import { LayerWriter } from './layer-writer.js';
 import { commandOs, type StorageOs } from './os.js';
@@ -48,7 +48,13 @@ export async function unpackLayer(blob: string | FileHandle, target: string, opt
   checkLayerMediaType(opts.mediaType);
   const fh = typeof blob === 'string' ? await openBlob(blob) : blob;
   try {
-    return await unpackFrom(fh, target, opts, label);
+    try {
+      return await unpackFrom(fh, target, opts, label, { skipGzipCrc: true });
+    } catch (e) {
+      // A gzip of several members (or with trailing bytes): decode it again with the full decoder.
+      if (!((e as { cause?: unknown }).cause instanceof NotSingleGzipMember)) throw e;
+      return await unpackFrom(fh, target, opts, label, { skipGzipCrc: false });
+    }
   } finally {
     if (typeof blob === 'string') await fh.close();
   }
@@ -62,7 +68,7 @@ async function openBlob(path: string): Promise<FileHandle> {
   }
 }
 
-async function unpackFrom(fh: FileHandle, target: string, opts: UnpackOptions, label: string): Promise<UnpackResult> {
+async function unpackFrom(fh: FileHandle, target: string, opts: UnpackOptions, label: string, decode: DecompressOptions): Promise<UnpackResult> {
   const maxBytes = opts.maxLayerBytes ?? DEFAULT_MAX_LAYER_BYTES;
   const maxEntries = opts.maxEntries ?? DEFAULT_MAX_ENTRIES;
   const tmp = await mkdtemp(join(dirname(target), `.${basename(target)}.unpack-`));
@@ -76,7 +82,7 @@ async function unpackFrom(fh: FileHandle, target: string, opts: UnpackOptions, l
   let current: string | undefined;
   let entries = 0;
   try {
-    dec = await openDecompressed(fh, `layer ${label}`);
+    dec = await openDecompressed(fh, `layer ${label}`, decode);
     for await (const entry of readTar(measure(dec.stream, hash, counted, maxBytes), { maxEntryBytes: maxBytes })) {
       current = entry.header.name;
       if (++entries > maxEntries) throw new ResourceExhaustedError(`more than ${maxEntries} entries`);

@@ -5,6 +5,7 @@ import { constants as C } from 'node:fs';
 import { chmod, link, lchown, lstat, lutimes, mkdir, open, rm, symlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
+import { writeAll } from '@crius/common';
 import {
   OPAQUE_XATTR, PathRuleError, classifyEntry, displayPath, normalizeEntryPath, symlinkEscapes, xattrAllowed,
   type EntryPath,
@@ -141,9 +142,7 @@ export class LayerWriter {
     const h = entry.header;
     const fh = await open(target, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
     try {
-      for await (const chunk of entry.body()) {
-        for (let off = 0; off < chunk.length; ) off += (await fh.write(chunk, off)).bytesWritten;
-      }
+      await writeAll(fh, entry.body());
       // chown before chmod: chown clears setuid/setgid bits (and file capabilities).
       await fh.chown(h.uid, h.gid);
       await fh.chmod(h.mode);
@@ -223,3 +222,4 @@ async function lstatOrNull(p: string): Promise<Stats | null> {
 function depth(rel: string): number {
   return rel === '' ? 0 : rel.split('/').length;
 }
+

@@ -4,7 +4,7 @@
 import { constants as C } from 'node:fs';
 import { mkdir, open, readlink, realpath, type FileHandle } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import { InvalidArgumentError, NotFoundError, mapLimit } from '@crius/common';
+import { InvalidArgumentError, NotFoundError, Semaphore, mapLimit } from '@crius/common';
 import { LayerStore, parseDiffId, type LayerReconcileReport, type LayerRecord } from './layer-store.js';
 import { DEFAULT_MAX_LAYER_BYTES } from './layer-unpack.js';
 import { SharedLock } from './locks.js';
@@ -60,11 +60,13 @@ export interface StorageReconcileReport {
 
 const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
 
-/** Layers unpacked at once by one EnsureLayers call. */
+/** Layers unpacked at once by storage-svc, whoever asked. */
 const UNPACK_CONCURRENCY = 3;
 
 export class StorageService {
   private readonly gcLock = new SharedLock();
+  /** Layer unpacks running at once, over all callers. */
+  private readonly unpackSlots = new Semaphore(UNPACK_CONCURRENCY);
 
   private constructor(
     readonly root: string,
@@ -101,15 +103,18 @@ export class StorageService {
       if (!isAbsolute(l.path)) throw new InvalidArgumentError(`blob path ${JSON.stringify(l.path)} must be absolute`);
     }
     return this.gcLock.withShared(async () => {
-      // Layers are independent (overlay stacks them at mount time): unpack a few at once.
+      // Layers are independent (overlay stacks them at mount time): unpack a few at once,
+      // counted across calls (a pull sends each layer as soon as it has downloaded it).
       const out: EnsuredLayer[] = new Array(layers.length);
-      await mapLimit([...layers.entries()], UNPACK_CONCURRENCY, async ([i, l]) => {
-        const { record, created } = await this.layers.ensure(l.diffId, {
-          mediaType: l.mediaType,
-          digest: l.digest,
-          label: `${l.digest} (diffID ${l.diffId})`,
-          open: () => this.openBlob(l.path),
-        });
+      await mapLimit([...layers.entries()], layers.length, async ([i, l]) => {
+        const { record, created } = await this.unpackSlots.run(() =>
+          this.layers.ensure(l.diffId, {
+            mediaType: l.mediaType,
+            digest: l.digest,
+            label: `${l.digest} (diffID ${l.diffId})`,
+            open: () => this.openBlob(l.path),
+          }),
+        );
         out[i] = { diffId: record.diffId, size: record.size, created };
       });
       return out;

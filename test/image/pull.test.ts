@@ -49,8 +49,8 @@ describe('pull from a real registry', () => {
   it('pulls by tag, unpacks every layer once and records the image', () => withService(async (s) => {
     const id = await s.service.pull(`${registry.host}/app:1.0`);
     expect(id).toBe(image.config.digest);
-    expect(s.unpacker.calls).toHaveLength(1);
-    expect(s.unpacker.calls[0]!.map((l) => [l.digest, l.diffId])).toEqual(image.layers.map((l) => [l.digest, l.diffId]));
+    expect(s.unpacker.unpackedLayers().map((l) => [l.digest, l.diffId])).toEqual([...image.layers].sort((a, b) => a.diffId.localeCompare(b.diffId)).map((l) => [l.digest, l.diffId]));
+    expect([...s.unpacker.stored].sort()).toEqual(image.layers.map((l) => l.diffId).sort());
     expect(await s.blobs()).toEqual([image.manifest.digest, image.config.digest, ...image.layers.map((l) => l.digest)].sort());
     const [listed] = await s.service.list();
     expect(listed).toEqual({
@@ -126,6 +126,28 @@ describe('pull from a real registry', () => {
     expect(err).toBeInstanceOf(NotFoundError);
     expect((err as Error).message).toBe(`pull ${registry.host}/app:nope: manifest nope from registry ${registry.host}: HTTP 404 MANIFEST_UNKNOWN: manifest unknown`);
     await expect(s.service.pull('Bad Name')).rejects.toBeInstanceOf(InvalidArgumentError);
+  }));
+});
+
+describe('a layer storage refuses', () => {
+  it('fails the pull with storage\'s error and leaves no blob and no layer behind', () => withService(async (s) => {
+    s.unpacker.failWith = new InvalidArgumentError('layer refused: entry "../x" escapes the layer root');
+    const err = await s.service.pull(`${registry.host}/app:1.0`).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    expect((err as Error).message).toContain('escapes the layer root');
+    expect(await s.blobs()).toEqual([]);
+    expect(await s.service.list()).toEqual([]);
+    expect([...s.unpacker.stored]).toEqual([]);
+    expect(s.unpacker.collections).toHaveLength(1);
+  }));
+
+  it('keeps the layers of a pull still running when another pull fails', () => withService(async (s) => {
+    await s.service.pull(`${registry.host}/app:1.0`);
+    s.unpacker.failWith = new InvalidArgumentError('refused');
+    await expect(s.service.pull(`${registry.host}/ns/docker:v2`)).rejects.toBeInstanceOf(InvalidArgumentError);
+    // What the recorded image needs is in every keep list.
+    expect(s.unpacker.collections.at(-1)).toEqual(expect.arrayContaining(image.layers.map((l) => l.diffId)));
+    expect([...s.unpacker.stored].sort()).toEqual(image.layers.map((l) => l.diffId).sort());
   }));
 });
 

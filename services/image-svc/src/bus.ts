@@ -37,22 +37,16 @@ export function toCriImage(i: CriImage): Image {
   });
 }
 
-/** Layers go to storage-svc, which unpacks each diffID once. */
+/** Layers go to storage-svc, which unpacks each diffID once and collects those nothing keeps. */
 export function storageUnpacker(bus: BusClient, opts: () => CallOptions = () => ({})): LayerUnpacker {
   return {
     async unpack(layers) {
       await bus.call('storage', 'EnsureLayers', EnsureLayersRequest, EnsureLayersResponse, { layers }, opts());
     },
+    async collect(keepDiffIds) {
+      await bus.call('storage', 'GcLayers', GcLayersRequest, GcLayersResponse, { referencedDiffIds: keepDiffIds }, opts());
+    },
   };
-}
-
-/** After a removal, storage-svc may drop layers no image references (it keeps those a rootfs uses). */
-async function collectLayers(images: ImageService, bus: BusClient): Promise<void> {
-  const referenced = new Set<string>();
-  for (const img of await images.list()) {
-    for (const d of (await images.imageConfig(img.id)).diffIds) referenced.add(d);
-  }
-  await bus.call('storage', 'GcLayers', GcLayersRequest, GcLayersResponse, { referencedDiffIds: [...referenced] });
 }
 
 export function imageEndpoints(images: ImageService, bus: BusClient): Record<string, BusEndpoint> {
@@ -85,7 +79,7 @@ export function imageEndpoints(images: ImageService, bus: BusClient): Record<str
     }),
     RemoveImage: unary(RemoveImageRequest, RemoveImageResponse, async (req, ctx) => {
       await images.remove(req.image!.image);
-      await collectLayers(images, bus).catch((err) => ctx.log.warn({ err: (err as Error).message }, 'layer collection after removal failed'));
+      await images.collectLayers().catch((err) => ctx.log.warn({ err: (err as Error).message }, 'layer collection after removal failed'));
       return {};
     }),
     ImageFsInfo: unary(ImageFsInfoRequest, ImageFsInfoResponse, async () => {

@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { chmod, mkdir, open, readFile, readdir, rename, rm, stat, truncate, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FailedPreconditionError, InternalError, NotFoundError, UnavailableError, fsyncDir } from '@crius/common';
+import { FailedPreconditionError, InternalError, NotFoundError, UnavailableError, fsyncDir, BatchedFileWriter } from '@crius/common';
 import { assertSha256Digest, digestHex, sha256Digest } from './digest.js';
 
 export interface BlobDescriptor {
@@ -154,13 +154,21 @@ export class ContentStore {
     let written = have;
     try {
       if (have > 0) await fh.truncate(have);
-      for await (const chunk of body) {
-        written += chunk.byteLength;
-        if (written > desc.size) throw await this.discard(desc, `more than the ${desc.size} bytes its descriptor declares`);
-        hash.update(chunk);
-        await fh.write(chunk, 0, chunk.byteLength, written - chunk.byteLength);
-        onBytes?.(written);
+      const out = new BatchedFileWriter(fh, have);
+      try {
+        for await (const chunk of body) {
+          written += chunk.byteLength;
+          if (written > desc.size) throw await this.discard(desc, `more than the ${desc.size} bytes its descriptor declares`);
+          hash.update(chunk);
+          await out.write(chunk);
+          onBytes?.(written);
+        }
+      } catch (err) {
+        // Keep every byte that arrived, so a retry resumes after it.
+        await out.flush().catch(() => undefined);
+        throw err;
       }
+      await out.flush();
       await fh.sync();
     } finally {
       await fh.close();

@@ -33,7 +33,7 @@ export interface ImageServiceOptions {
   timeouts?: HttpTimeouts;
   manifestLimit?: number;
   configLimit?: number;
-  /** Called for every chunk of every layer of every pull. */
+  /** Progress of every layer of every pull, at most every 250 ms per layer and at its end. */
   onProgress?: ProgressListener;
   /** Recovery and housekeeping messages (no secrets). */
   onWarning?: (message: string) => void;
@@ -160,6 +160,14 @@ export class ImageService {
     for (const digest of recordDigests(record)) {
       if (!stillNeeded.has(digest) && !this.puller.inUse(digest) && !this.importer.inUse(digest)) await this.store.delete(digest);
     }
+  }
+
+  /**
+   * Layer garbage collection in storage-svc: keeps the layers of every image and
+   * of every running pull or import (their records do not exist yet).
+   */
+  async collectLayers(): Promise<void> {
+    await this.puller.collectLayers(this.importer.diffIdsInUse());
   }
 
   /** ImageFsInfo for the content root (blocks in use, like du, and inodes). */

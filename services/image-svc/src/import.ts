@@ -16,6 +16,7 @@ import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '@c
 import { StagedArchive } from './archive-reader.js';
 import type { ContentStore } from './content-store.js';
 import type { ImageIndex } from './image-index.js';
+import { Leases } from './leases.js';
 import { planDockerArchive } from './import-docker.js';
 import { planOciLayout } from './import-oci.js';
 import { importedRecord, parseImportName, resolveTags, type ImportLimits, type ImportPlan } from './import-plan.js';
@@ -41,12 +42,19 @@ export interface ImporterOptions {
 
 export class Importer {
   /** Digests a running import has stored but not yet recorded; removal leaves them alone. */
-  private readonly leases = new Map<string, number>();
+  private readonly leases = new Leases();
+  /** Layers a running import unpacks; layer collection leaves them alone. */
+  private readonly layerLeases = new Leases();
 
   constructor(private readonly options: ImporterOptions) {}
 
   inUse(digest: string): boolean {
-    return (this.leases.get(digest) ?? 0) > 0;
+    return this.leases.has(digest);
+  }
+
+  /** diffIDs of the layers running imports unpack. */
+  diffIdsInUse(): Iterable<string> {
+    return this.layerLeases.keys();
   }
 
   /**
@@ -82,7 +90,9 @@ export class Importer {
   private async commit(items: { plan: ImportPlan; tags: string[] }[]): Promise<ImportedImage[]> {
     const { store, index, unpacker } = this.options;
     const blobs = new Map(items.flatMap(({ plan }) => plan.blobs.map((b) => [b.digest, b] as const)));
-    for (const digest of blobs.keys()) this.leases.set(digest, (this.leases.get(digest) ?? 0) + 1);
+    const diffIds = items.flatMap(({ plan }) => plan.config.diffIds);
+    for (const digest of blobs.keys()) this.leases.hold(digest);
+    for (const diffId of diffIds) this.layerLeases.hold(diffId);
     const added: string[] = [];
     try {
       for (const blob of blobs.values()) {
@@ -105,21 +115,16 @@ export class Importer {
       await this.discard(added);
       throw err;
     } finally {
-      for (const digest of blobs.keys()) this.release(digest);
+      for (const digest of blobs.keys()) this.leases.release(digest);
+      for (const diffId of diffIds) this.layerLeases.release(diffId);
     }
-  }
-
-  private release(digest: string): void {
-    const count = (this.leases.get(digest) ?? 1) - 1;
-    if (count > 0) this.leases.set(digest, count);
-    else this.leases.delete(digest);
   }
 
   /** Deletes blobs this import added unless an image or another import needs them. */
   private async discard(added: string[]): Promise<void> {
     const referenced = referencedDigests(this.options.index.all());
     for (const digest of added) {
-      if ((this.leases.get(digest) ?? 0) > 1 || referenced.has(digest)) continue;
+      if (this.leases.count(digest) > 1 || referenced.has(digest)) continue;
       await this.options.store.delete(digest);
     }
   }

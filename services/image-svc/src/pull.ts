@@ -1,7 +1,8 @@
 // Pull orchestration: resolve the reference, fetch manifest (through an index
-// to this node's platform), config and layers (bounded parallel), hand the
-// layers to storage for unpacking, then record the image. Concurrent pulls of
-// the same reference share one pull. Owner: image-svc.
+// to this node's platform), config and layers (bounded parallel), hand each
+// layer to storage for unpacking as soon as its blob is verified, then record
+// the image. A pull that fails for good leaves no blob and no layer behind.
+// Concurrent pulls of the same reference share one pull. Owner: image-svc.
 import { createHash } from 'node:crypto';
 import { FailedPreconditionError, UnavailableError, mapLimit } from '@crius/common';
 import type { AuthConfig } from './auth.js';
@@ -12,10 +13,15 @@ import type { Platform } from './platform.js';
 import { digestedName, formatReference, parseReference, taggedName, withDefaultTag, type ImageReference } from './reference.js';
 import type { RegistryClient } from './registry-client.js';
 import type { Resolver } from './resolve.js';
+import { Leases } from './leases.js';
+
+export type UnpackLayer = { digest: string; diffId: string; mediaType: string; path: string };
 
 /** The storage service: unpacks each layer (once per diffID) from the content store. */
 export interface LayerUnpacker {
-  unpack(layers: { digest: string; diffId: string; mediaType: string; path: string }[]): Promise<void>;
+  unpack(layers: UnpackLayer[]): Promise<void>;
+  /** Drops every unpacked layer not in `keepDiffIds` that no container rootfs uses. */
+  collect(keepDiffIds: string[]): Promise<void>;
 }
 
 export interface PullProgress {
@@ -37,6 +43,8 @@ export interface PullerOptions {
   platform: Platform;
   /** Layers downloaded at once per pull. */
   layerConcurrency?: number;
+  /** Least time between two progress reports of one layer (the last byte is always reported). */
+  progressIntervalMs?: number;
 }
 
 interface Fetched {
@@ -52,7 +60,9 @@ interface Fetched {
 export class Puller {
   private readonly inflight = new Map<string, Promise<ImageRecord>>();
   /** Digests that running pulls have touched; never garbage while counted. */
-  private readonly leases = new Map<string, number>();
+  private readonly leases = new Leases();
+  /** diffIDs of the layers running pulls unpack; layer collection keeps them. */
+  private readonly layerLeases = new Leases();
 
   constructor(private readonly options: PullerOptions) {}
 
@@ -71,7 +81,12 @@ export class Puller {
 
   /** True while some pull holds `digest`; removal must leave it alone. */
   inUse(digest: string): boolean {
-    return (this.leases.get(digest) ?? 0) > 0;
+    return this.leases.has(digest);
+  }
+
+  /** diffIDs of the layers running pulls unpack. */
+  diffIdsInUse(): Iterable<string> {
+    return this.layerLeases.keys();
   }
 
   private async pullOnce(label: string, ref: ImageReference, auth: AuthConfig | undefined, onProgress?: ProgressListener) {
@@ -79,21 +94,40 @@ export class Puller {
     const hold = (digest: string) => {
       if (held.has(digest)) return;
       held.add(digest);
-      this.leases.set(digest, (this.leases.get(digest) ?? 0) + 1);
+      this.leases.hold(digest);
     };
+    let diffIds: string[] = [];
+    let unpackStarted = false;
+    let failure: unknown;
     try {
       const { client, ref: found, manifest: top } = await this.options.resolver.resolve(ref, `pull ${label}`, auth);
       const fetched = await this.fetchMetadata(client, found, top.digest, top.bytes, top.contentType, hold);
-      await this.fetchLayers(client, fetched, hold, onProgress);
-      await this.unpack(fetched);
+      diffIds = fetched.config.diffIds;
+      for (const diffId of diffIds) this.layerLeases.hold(diffId);
+      unpackStarted = true;
+      await this.fetchAndUnpack(client, fetched, hold, onProgress);
       return await this.options.index.put(toRecord(fetched));
     } catch (err) {
-      // Transient failures keep what arrived so a retry resumes; anything else leaves nothing behind.
-      if (!(err instanceof UnavailableError)) await this.discard(held);
+      failure = err;
       throw err;
     } finally {
-      for (const digest of held) this.release(digest);
+      for (const diffId of diffIds) this.layerLeases.release(diffId);
+      for (const digest of held) this.leases.release(digest);
+      // Transient failures keep what arrived (blobs and unpacked layers) so a retry resumes;
+      // anything else leaves nothing behind.
+      if (failure !== undefined && !(failure instanceof UnavailableError)) {
+        await this.discard(held);
+        if (unpackStarted) await this.collectLayers().catch(() => undefined);
+      }
     }
+  }
+
+  /** Asks storage to drop layers that no image, pull or import needs (after a removal or a failed pull). */
+  async collectLayers(extraKeep: Iterable<string> = []): Promise<void> {
+    const keep = new Set<string>(extraKeep);
+    for (const record of this.options.index.all()) for (const layer of record.layers) keep.add(layer.diffId);
+    for (const diffId of this.layerLeases.keys()) keep.add(diffId);
+    await this.options.unpacker.collect([...keep]);
   }
 
   private async fetchMetadata(
@@ -127,38 +161,53 @@ export class Puller {
     return { ref, topDigest: digest, indexDigest, manifestDigest, manifestBytes, manifest, config };
   }
 
-  private async fetchLayers(client: RegistryClient, f: Fetched, hold: (d: string) => void, onProgress?: ProgressListener) {
+  /**
+   * Downloads the layers (bounded parallel) and hands each to storage as soon as its
+   * blob is verified, so unpacking overlaps the downloads still running. Layers are
+   * independent directories (overlay stacks them at mount time), so order does not
+   * matter. Returns once every layer is unpacked; on failure, once every started
+   * unpack has settled (so collection after it sees everything).
+   */
+  private async fetchAndUnpack(client: RegistryClient, f: Fetched, hold: (d: string) => void, onProgress?: ProgressListener) {
     const refName = formatReference(f.ref);
+    const interval = this.options.progressIntervalMs ?? 250;
+    const unpacks: Promise<void>[] = [];
+    let unpackError: { err: unknown } | undefined;
     for (const layer of f.manifest.layers) hold(layer.digest);
-    await mapLimit(f.manifest.layers, this.options.layerConcurrency ?? 3, async (layer) => {
-      const report = (done: number) => onProgress?.({ ref: refName, layerDigest: layer.digest, done, total: layer.size });
-      await client.fetchBlob(this.options.store, layer, report);
-      report(layer.size);
-    });
-  }
-
-  /** Unpacking starts once every blob is verified: a pull that fails stores no layer. */
-  private async unpack(f: Fetched): Promise<void> {
-    const layers = f.manifest.layers.map((layer, i) => ({
-      digest: layer.digest,
-      diffId: f.config.diffIds[i]!,
-      mediaType: layer.mediaType,
-      path: this.options.store.path(layer.digest),
-    }));
-    await this.options.unpacker.unpack(layers);
-  }
-
-  private release(digest: string): void {
-    const count = (this.leases.get(digest) ?? 1) - 1;
-    if (count > 0) this.leases.set(digest, count);
-    else this.leases.delete(digest);
+    const layers = f.manifest.layers.map((layer, i) => ({ layer, diffId: f.config.diffIds[i]! }));
+    let downloadError: { err: unknown } | undefined;
+    try {
+      await mapLimit(layers, this.options.layerConcurrency ?? 3, async ({ layer, diffId }) => {
+        if (unpackError) return; // the pull has failed already: fetch no more
+        let last = 0;
+        const report = (done: number, force = false) => {
+          const now = Date.now();
+          if (!force && now - last < interval) return;
+          last = now;
+          onProgress?.({ ref: refName, layerDigest: layer.digest, done, total: layer.size });
+        };
+        await client.fetchBlob(this.options.store, layer, report);
+        report(layer.size, true);
+        const path = this.options.store.path(layer.digest);
+        const unpacking = this.options.unpacker.unpack([{ digest: layer.digest, diffId, mediaType: layer.mediaType, path }]);
+        unpacks.push(unpacking.catch((err: unknown) => {
+          unpackError ??= { err };
+        }));
+      });
+    } catch (err) {
+      downloadError = { err };
+    }
+    await Promise.all(unpacks);
+    // A download failure is reported first; an unpack failure otherwise.
+    if (downloadError) throw downloadError.err;
+    if (unpackError) throw unpackError.err;
   }
 
   /** Deletes what a failed pull wrote unless an image or another pull still needs it. */
   private async discard(digests: Set<string>): Promise<void> {
     const referenced = referencedDigests(this.options.index.all());
     for (const digest of digests) {
-      if ((this.leases.get(digest) ?? 0) > 1 || referenced.has(digest)) continue;
+      if (this.leases.has(digest) || referenced.has(digest)) continue;
       await this.options.store.delete(digest);
     }
   }

@@ -80,3 +80,21 @@ export async function sumMem(label: string, pids: number[]): Promise<MemGroup> {
 export function mb(kbValue: number): string {
   return `${(kbValue / 1024).toFixed(1)} MB`;
 }
+
+/** CPU time a process has used so far (user and system, ms); 0 once it is gone. */
+export async function cpuMs(pid: number): Promise<{ user: number; system: number }> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const tick = 1000 / 100; // USER_HZ is 100 on Linux
+    return { user: Number(fields[11]) * tick, system: Number(fields[12]) * tick };
+  } catch {
+    return { user: 0, system: 0 };
+  }
+}
+
+/** Sum of cpuMs over `pids`. */
+export async function totalCpuMs(pids: number[]): Promise<{ user: number; system: number }> {
+  const all = await Promise.all(pids.map(cpuMs));
+  return all.reduce((a, b) => ({ user: a.user + b.user, system: a.system + b.system }), { user: 0, system: 0 });
+}

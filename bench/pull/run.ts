@@ -12,14 +12,17 @@ import { summarize } from '../lib.mjs';
 import { startContainerd } from '../peers/containerd.js';
 import { startCrius } from '../peers/crius.js';
 import { ms, now, ratio } from '../report.js';
+import { totalCpuMs } from '../procs.js';
 
-const REPEATS = Number(process.argv[2] ?? 3);
+const REPEATS = Number(process.argv[2] ?? 5);
 const LAYERS = Number(process.argv[3] ?? 5);
 const MB_PER_LAYER = Number(process.argv[4] ?? 40);
 
 interface Pulled {
   ms: number;
-  /** crius only: storage-svc's EnsureLayers (unpack of all layers), from its log. */
+  /** CPU used by the runtime's daemons during the pull (crius: every service and nats-server). */
+  cpu: { user: number; system: number };
+  /** crius only: storage-svc's last EnsureLayers (the last layer's unpack), from its log. */
   unpackMs?: number;
 }
 
@@ -32,15 +35,18 @@ async function criusUnpackMs(dir: string): Promise<number | undefined> {
 }
 
 /** One cold pull on a runtime started just for it; the runtime is stopped (and its root removed) after. */
-async function coldPull(start: () => Promise<{ socket: string; dir: string; stop(): Promise<void> }>, image: string, isCrius: boolean): Promise<Pulled> {
+async function coldPull(start: () => Promise<{ socket: string; dir: string; pids(): number[]; stop(): Promise<void> }>, image: string, isCrius: boolean): Promise<Pulled> {
   const peer = await start();
   const driver = new CriDriver(peer.socket, 600_000);
   try {
+    const cpu0 = await totalCpuMs(peer.pids());
     const t0 = now();
     const res = await driver.call('pullImage', { image: { image } });
     const took = now() - t0;
+    const cpu1 = await totalCpuMs(peer.pids());
     if (!res.imageRef) throw new Error(`pull of ${image} on ${peer.socket} returned no image ref`);
-    return { ms: took, unpackMs: isCrius ? await criusUnpackMs(peer.dir) : undefined };
+    const cpu = { user: cpu1.user - cpu0.user, system: cpu1.system - cpu0.system };
+    return { ms: took, cpu, unpackMs: isCrius ? await criusUnpackMs(peer.dir) : undefined };
   } finally {
     driver.close();
     await peer.stop();
@@ -59,19 +65,47 @@ try {
   console.log(`bench/pull: ${image}, ${LAYERS} layers × ${MB_PER_LAYER} MiB random data (gzip -1), ${mib.toFixed(1)} MiB compressed; built+pushed in ${((now() - t0) / 1000).toFixed(1)} s`);
   console.log(`  cold PullImage (download, verify, unpack to overlay layers) on a fresh stack / fresh containerd root each time, ${REPEATS} repetitions each, alternating`);
 
+  const pullCrius = () => coldPull(async () => {
+    const peer = await startCrius();
+    return { ...peer, pids: () => peer.daemonPids().map((d) => d.pid) };
+  }, image, true);
+  const pullContainerd = () => coldPull(async () => {
+    const peer = await startContainerd({ registryHost: registry.host, sandboxImage: pause });
+    return { ...peer, pids: () => [peer.pid] };
+  }, image, false);
+  // One untimed pull each first: the first large write burst after building the image
+  // costs the kernel far more (page allocation) than later ones, whoever makes it.
+  await pullCrius();
+  await pullContainerd();
   const crius: number[] = [];
   const ctrd: number[] = [];
+  const cpuUse = { crius: [] as number[], containerd: [] as number[] };
   for (let i = 0; i < REPEATS; i++) {
-    const c = await coldPull(() => startCrius(), image, true);
+    // Alternate who goes first, so neither always inherits the other's page-cache churn.
+    let c: Pulled;
+    let d: Pulled;
+    if (i % 2 === 0) {
+      c = await pullCrius();
+      d = await pullContainerd();
+    } else {
+      d = await pullContainerd();
+      c = await pullCrius();
+    }
     crius.push(c.ms);
-    ctrd.push((await coldPull(() => startContainerd({ registryHost: registry.host, sandboxImage: pause }), image, false)).ms);
-    const split = c.unpackMs !== undefined ? ` (of which storage-svc unpack ${ms(c.unpackMs).trim()})` : '';
-    console.log(`  #${i + 1}: crius ${ms(crius[i]!)}${split}   containerd ${ms(ctrd[i]!)}`);
+    ctrd.push(d.ms);
+    cpuUse.crius.push(c.cpu.user + c.cpu.system);
+    cpuUse.containerd.push(d.cpu.user + d.cpu.system);
+    const split = c.unpackMs !== undefined ? ` (last layer's unpack ${ms(c.unpackMs).trim()})` : '';
+    const cpu = (p: Pulled) => `cpu ${(p.cpu.user + p.cpu.system).toFixed(0)} ms (sys ${p.cpu.system.toFixed(0)})`;
+    console.log(`  #${i + 1}: crius ${ms(c.ms)}${split}, ${cpu(c)}   containerd ${ms(d.ms)}, ${cpu(d)}`);
   }
   const a = summarize(crius);
   const b = summarize(ctrd);
   const rate = (t: number) => `${(mib / (t / 1000)).toFixed(0)} MiB/s`;
   console.log(`  median: crius ${ms(a.p50)} (${rate(a.p50)})   containerd ${ms(b.p50)} (${rate(b.p50)})   ratio crius/containerd ${ratio(a.p50, b.p50)}`);
+  const cpuA = summarize(cpuUse.crius).p50;
+  const cpuB = summarize(cpuUse.containerd).p50;
+  console.log(`  cpu (daemons, median): crius ${cpuA.toFixed(0)} ms   containerd ${cpuB.toFixed(0)} ms   ratio ${ratio(cpuA, cpuB)}`);
   console.log(`  best:   crius ${ms(Math.min(...crius))}   containerd ${ms(Math.min(...ctrd))}   ratio ${ratio(Math.min(...crius), Math.min(...ctrd))}`);
 } finally {
   await registry.stop();

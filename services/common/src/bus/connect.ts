@@ -42,6 +42,9 @@ export async function connectBus(opts: ConnectOptions): Promise<NatsConnection> 
       reconnectTimeWait: 250,
       waitOnFirstConnect: opts.reconnect ?? true,
       timeout: 5000,
+      // No stack captured per request to decorate a failure: ours are mapped to crius
+      // errors naming service and method anyway, and the capture costs on every call.
+      noAsyncTraces: true,
     });
   } catch (err) {
     throw new UnavailableError(`cannot connect to the bus at ${opts.address} as ${opts.user}: ${(err as Error).message}`, { cause: err });

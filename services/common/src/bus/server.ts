@@ -108,6 +108,8 @@ async function dispatch(msg: ServiceMsg, method: string, endpoint: BusEndpoint, 
     const request = endpoint.req.decode(msg.data);
     if (endpoint.kind === 'unary') {
       const response = await endpoint.handle(request, ctx);
+      // The caller has given up (its own timer fires at the same moment): say so, never a late success.
+      if (controller.signal.aborted) throw new DeadlineExceededError(`${method}: finished after the caller's deadline`);
       msg.respond(encode(endpoint.res, response));
     } else {
       for await (const item of endpoint.handle(request, ctx)) msg.respond(encode(endpoint.res, item));

@@ -4,23 +4,16 @@
 // handler, and a stop that the container's SIGTERM trap answers.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Client } from '@grpc/grpc-js';
 import type { TestStack } from '../harness/stack.js';
-import { cri, containerConfig, podConfig, waitFor, startPodStack, type PodStack } from '../harness/pod.js';
+import { cri, containerConfig, podConfig, waitFor, usePodStack } from '../harness/pod.js';
 
-let stack: PodStack;
 let s: TestStack;
 let client: Client;
 let image: string;
 
-beforeAll(async () => {
-  stack = await startPodStack();
-  ({ s, client, image } = stack);
-});
-afterAll(async () => {
-  await stack?.stop();
-});
+usePodStack((p) => ({ s, client, image } = p));
 
 async function pod(extra: Record<string, unknown> = {}, handler = '') {
   const config = await podConfig(s.dir, extra);

@@ -4,22 +4,19 @@
 import { readFile, readdir, mkdtemp, writeFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { status, type Client } from '@grpc/grpc-js';
 import type { TestStack } from '../harness/stack.js';
-import { cri, containerConfig, podConfig, waitFor, startPodStack, type PodStack } from '../harness/pod.js';
+import { cri, containerConfig, podConfig, waitFor, usePodStack, type PodStack } from '../harness/pod.js';
 
 let stack: PodStack;
 let s: TestStack;
 let client: Client;
 let image: string;
 
-beforeAll(async () => {
-  stack = await startPodStack();
-  ({ s, client, image } = stack);
-});
-afterAll(async () => {
-  await stack?.stop();
+usePodStack((p) => {
+  stack = p;
+  ({ s, client, image } = p);
 });
 
 type Status = { status: { state: number; exitCode: number; reason: string; logPath: string } };

@@ -4,23 +4,16 @@
 // kubelet's retry. Nothing is left behind once the pod is removed.
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Client } from '@grpc/grpc-js';
 import type { TestStack } from '../harness/stack.js';
-import { cri, containerConfig, podConfig, waitFor, startPodStack, type PodStack } from '../harness/pod.js';
+import { cri, containerConfig, podConfig, waitFor, usePodStack } from '../harness/pod.js';
 
-let stack: PodStack;
 let s: TestStack;
 let client: Client;
 let image: string;
 
-beforeAll(async () => {
-  stack = await startPodStack();
-  ({ s, client, image } = stack);
-});
-afterAll(async () => {
-  await stack?.stop();
-});
+usePodStack((p) => ({ s, client, image } = p));
 
 const NS = { namespaceOptions: { network: 0, pid: 1, ipc: 0 } };
 type St = { state: number; exitCode: number; reason: string };

@@ -3,6 +3,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Client } from '@grpc/grpc-js';
+import { afterAll, beforeAll } from 'vitest';
 import type { CriMethod } from '@crius/common';
 import { callCri, rawClient } from './raw-cri.js';
 import { startStack, type TestStack } from './stack.js';
@@ -94,4 +95,16 @@ export async function startPodStack(): Promise<PodStack> {
     await reg.stop();
     throw err;
   }
+}
+
+/** A PodStack for this test file: started before its tests (handed to `use`), stopped after them. */
+export function usePodStack(use: (stack: PodStack) => void): void {
+  let stack: PodStack | undefined;
+  beforeAll(async () => {
+    stack = await startPodStack();
+    use(stack);
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
 }

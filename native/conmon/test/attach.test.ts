@@ -3,11 +3,11 @@
 // and winsz fifos. Uses build/attach-bridge (Node has no SEQPACKET sockets).
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   TestEnv,
+  useTestEnv,
   attachClient,
-  buildBinaries,
   monitorBinary,
   readLog,
   socketCount,
@@ -20,16 +20,7 @@ import {
 const BIN = monitorBinary();
 let env: TestEnv;
 
-beforeAll(async () => {
-  buildBinaries();
-  env = await TestEnv.create();
-});
-
-afterAll(async () => {
-  const reports = await env.sanitizerReports();
-  await env.cleanup();
-  expect(reports).toEqual([]);
-});
+useTestEnv((e) => (env = e));
 
 const socketOf = (c: Container): string => join(env.socketDir, c.id, 'attach');
 

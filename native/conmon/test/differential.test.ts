@@ -5,13 +5,13 @@
 // exec results and attach output.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   DEBIAN_CONMON,
   RUNC,
   TestEnv,
+  useTestEnv,
   attachClient,
-  buildBinaries,
   exists,
   launch,
   monitorBinary,
@@ -27,16 +27,7 @@ import {
 const OURS = monitorBinary();
 let env: TestEnv;
 
-beforeAll(async () => {
-  buildBinaries();
-  env = await TestEnv.create();
-});
-
-afterAll(async () => {
-  const reports = await env.sanitizerReports();
-  await env.cleanup();
-  expect(reports).toEqual([]);
-});
+useTestEnv((e) => (env = e));
 
 /** The sync message with the pid replaced by its sign, for comparison. */
 function shape(msg: SyncMessage): SyncMessage {

@@ -4,12 +4,12 @@
 import { spawn } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   DEBIAN_CONMON,
   RUNC,
   TestEnv,
-  buildBinaries,
+  useTestEnv,
   exists,
   launch,
   monitorBinary,
@@ -22,16 +22,7 @@ import {
 const BIN = monitorBinary();
 let env: TestEnv;
 
-beforeAll(async () => {
-  buildBinaries();
-  env = await TestEnv.create();
-});
-
-afterAll(async () => {
-  const reports = await env.sanitizerReports();
-  await env.cleanup();
-  expect(reports).toEqual([]);
-});
+useTestEnv((e) => (env = e));
 
 describe('exit codes', () => {
   it.each([

@@ -7,6 +7,7 @@ import { chmod, copyFile, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeF
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { BUILD_DIR, CONMON_DIR, readIfExists, waitFor } from './basics.js';
 import { launch, type Launch, type SyncMessage, type SyncReader } from './monitor-process.js';
 
@@ -203,3 +204,22 @@ export class TestEnv {
   }
 }
 
+
+/**
+ * One TestEnv per test file: binaries built and the env created before the file's tests,
+ * cleaned up after them, and no sanitizer report allowed. `use` receives the env.
+ */
+export function useTestEnv(use: (env: TestEnv) => void): void {
+  let env: TestEnv | undefined;
+  beforeAll(async () => {
+    buildBinaries();
+    env = await TestEnv.create();
+    use(env);
+  });
+  afterAll(async () => {
+    if (!env) return;
+    const reports = await env.sanitizerReports();
+    await env.cleanup();
+    expect(reports).toEqual([]);
+  });
+}

@@ -3,22 +3,13 @@
 // request (ctl fifo and SIGUSR1) after the file was renamed, size limit.
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestEnv, buildBinaries, exists, monitorBinary, readLog, streamBytes, waitFor, type Container } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { TestEnv, useTestEnv, exists, monitorBinary, readLog, streamBytes, waitFor, type Container } from './harness.js';
 
 const BIN = monitorBinary();
 let env: TestEnv;
 
-beforeAll(async () => {
-  buildBinaries();
-  env = await TestEnv.create();
-});
-
-afterAll(async () => {
-  const reports = await env.sanitizerReports();
-  await env.cleanup();
-  expect(reports).toEqual([]);
-});
+useTestEnv((e) => (env = e));
 
 /** Creates, starts and waits for a container that exits by itself. */
 async function runToExit(args: string[], extra: string[] = []): Promise<Container> {

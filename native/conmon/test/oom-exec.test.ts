@@ -3,12 +3,12 @@
 // terminal exec, and an interactive exec served on its own attach socket.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   RUNC,
   TestEnv,
+  useTestEnv,
   attachClient,
-  buildBinaries,
   exists,
   launch,
   monitorBinary,
@@ -24,18 +24,12 @@ const BIN = monitorBinary();
 let env: TestEnv;
 let running: Container;
 
+useTestEnv((e) => (env = e));
+
 beforeAll(async () => {
-  buildBinaries();
-  env = await TestEnv.create();
   running = await env.container({ args: ['sleep', '1000'] });
   await env.create(BIN, running);
   await env.start(running);
-});
-
-afterAll(async () => {
-  const reports = await env.sanitizerReports();
-  await env.cleanup();
-  expect(reports).toEqual([]);
 });
 
 describe('OOM', () => {

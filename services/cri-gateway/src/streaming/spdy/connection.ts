@@ -46,6 +46,7 @@ export interface SpdyConnection {
   on(event: 'stream', listener: (stream: SpdyStream) => void): this;
   on(event: 'goaway', listener: (status: number) => void): this;
   on(event: 'close', listener: (err?: Error) => void): this;
+  once(event: 'goaway', listener: (status: number) => void): this;
   once(event: 'close', listener: (err?: Error) => void): this;
 }
 

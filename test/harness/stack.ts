@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { parseConfig, type CriusConfig } from '@crius/common';
+import { cgroupHierarchies, parseConfig, type CriusConfig } from '@crius/common';
 import { Stack } from '../../services/cli/src/launcher/stack.js';
 import { connectCri, type CriClient } from '../../services/cli/src/cri-client.js';
 import { callCri, rawClient } from './raw-cri.js';
@@ -145,9 +145,7 @@ async function removeAllPods(socket: string): Promise<void> {
 
 /** rmdir a test's cgroup subtree in every hierarchy, deepest first (all processes are gone by now). */
 async function removeCgroupTree(name: string): Promise<void> {
-  const roots = (await readdir('/sys/fs/cgroup', { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => path.join('/sys/fs/cgroup', e.name));
-  if (roots.length === 0 || (await readdir('/sys/fs/cgroup')).includes('cgroup.controllers')) roots.splice(0, roots.length, '/sys/fs/cgroup');
-  for (const root of roots) {
+  for (const root of await cgroupHierarchies()) {
     const top = path.join(root, name);
     const dirs: string[] = [];
     const walk = async (d: string): Promise<void> => {

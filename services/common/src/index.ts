@@ -11,3 +11,4 @@ export * from './fs/atomic.js';
 export * from './fs/batched-writer.js';
 export * from './keyed-lock.js';
 export * from './concurrency.js';
+export * from './os/cgroupfs.js';

@@ -2,9 +2,9 @@
 // a busybox httpd image is built and imported (no registry needed), a pod
 // runs it on the pod network, and its page is fetched from the pod IP and
 // printed. The demo pod is removed when the stack stops.
-import { mkdir, readdir, rmdir } from 'node:fs/promises';
+import { mkdir, rmdir } from 'node:fs/promises';
 import path from 'node:path';
-import { BusClient, type CriusConfig } from '@crius/common';
+import { BusClient, cgroupHierarchies, type CriusConfig } from '@crius/common';
 import { CreateContainerRequest, RunPodSandboxRequest } from '@crius/common/cri';
 import { ImportImageRequest, ImportImageResponse } from '@crius/common/proto/image';
 import { DEMO_REF, buildBusyboxLayout } from '@crius/image-svc';
@@ -32,9 +32,7 @@ function podConfig(cfg: CriusConfig) {
 
 /** runc made the pod's cgroup parent in every hierarchy; nothing else uses it. */
 async function removeDemoCgroups(): Promise<void> {
-  const roots = await readdir('/sys/fs/cgroup').catch(() => [] as string[]);
-  const dirs = roots.includes('cgroup.controllers') ? ['/sys/fs/cgroup'] : roots.map((r) => path.join('/sys/fs/cgroup', r));
-  for (const d of dirs) await rmdir(path.join(d, DEMO_CGROUP)).catch(() => undefined);
+  for (const d of await cgroupHierarchies()) await rmdir(path.join(d, DEMO_CGROUP)).catch(() => undefined);
 }
 
 /** GET the page, retrying while httpd starts (bounded: about 5 s). */

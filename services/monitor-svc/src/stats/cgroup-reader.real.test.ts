@@ -7,14 +7,15 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createCgroupReader, detectCgroupVersion } from './cgroup-reader.js';
+import { cgroupVersion } from '@crius/common';
+import { createCgroupReader } from './cgroup-reader.js';
 import { parseFlatKeyed } from './cgroup-parse.js';
 
 const ROOT = '/sys/fs/cgroup';
 const CONTROLLERS = ['cpu', 'cpuacct', 'memory', 'pids'];
 const name = `crius-stats-test-${randomBytes(4).toString('hex')}`;
 const dirs = CONTROLLERS.map((c) => join(ROOT, c, name));
-const canRun = process.getuid?.() === 0 && detectCgroupVersion(ROOT) === 1;
+const canRun = process.getuid?.() === 0 && cgroupVersion(ROOT) === 1;
 
 let child: ChildProcess | undefined;
 

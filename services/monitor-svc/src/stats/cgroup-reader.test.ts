@@ -5,7 +5,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NotFoundError } from '@crius/common';
-import { createCgroupReader, detectCgroupVersion } from './cgroup-reader.js';
+import { cgroupVersion } from '@crius/common';
+import { createCgroupReader } from './cgroup-reader.js';
 import { parseFlatKeyed, parseMax, parseProcCgroup, parsePsi, UNLIMITED } from './cgroup-parse.js';
 
 let root: string;
@@ -51,7 +52,7 @@ describe('cgroup v1 fake tree', () => {
   });
 
   it('detects v1 and reads cpu, memory, swap, pids with hierarchical counters', async () => {
-    expect(detectCgroupVersion(root)).toBe(1);
+    expect(cgroupVersion(root)).toBe(1);
     const s = await createCgroupReader({ root, clock }).read(path);
     expect(s.version).toBe(1);
     expect(s.timestampNs).toBe(clock());
@@ -137,7 +138,7 @@ describe('cgroup v2 fake tree', () => {
   });
 
   it('detects v2 and converts usec to ns, anon/file to rss/cache', async () => {
-    expect(detectCgroupVersion(root)).toBe(2);
+    expect(cgroupVersion(root)).toBe(2);
     const s = await createCgroupReader({ root, clock }).read(path);
     expect(s.version).toBe(2);
     expect(s.cpu).toEqual({

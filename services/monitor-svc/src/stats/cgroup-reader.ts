@@ -4,10 +4,10 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InternalError, NotFoundError } from '@crius/common';
+import { CGROUP_ROOT, InternalError, NotFoundError, cgroupVersion, type CgroupVersion } from '@crius/common';
 import { isUnlimited, parseFlatKeyed, parseMax, parsePsi, type Psi } from './cgroup-parse.js';
 
-export type CgroupVersion = 1 | 2;
+export type { CgroupVersion };
 
 export interface CpuSample {
   /** Total CPU time of all tasks, ns (v1 cpuacct.usage, v2 cpu.stat usage_usec*1000). */
@@ -79,13 +79,9 @@ export function nowNs(): bigint {
   return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
 }
 
-export function detectCgroupVersion(root = '/sys/fs/cgroup'): CgroupVersion {
-  return existsSync(join(root, 'cgroup.controllers')) ? 2 : 1;
-}
-
 export function createCgroupReader(opts: CgroupReaderOptions = {}): CgroupReader {
-  const root = opts.root ?? '/sys/fs/cgroup';
-  const version = opts.version ?? detectCgroupVersion(root);
+  const root = opts.root ?? CGROUP_ROOT;
+  const version = opts.version ?? cgroupVersion(root);
   const clock = opts.clock ?? nowNs;
   return {
     version,

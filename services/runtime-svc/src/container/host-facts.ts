@@ -7,7 +7,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { CriusConfig } from '@crius/common';
 import type { HostFacts, OciLinuxDevice } from '../spec/index.js';
-import { cgroupVersion } from '../os/cgroups.js';
+import { cgroupVersion } from '@crius/common';
 
 function readNumber(file: string, fallback: number): number {
   try {

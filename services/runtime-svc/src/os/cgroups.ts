@@ -1,24 +1,10 @@
 // Placing a process (a container's conmon) in the pod's cgroup, so it lives
 // outside runtime-svc's own cgroup and a restart of the service never takes
-// it down. cgroup v1 (one hierarchy per controller) and v2 (unified) are
-// detected once.
-import { existsSync } from 'node:fs';
-import { mkdir, readdir, rmdir, writeFile } from 'node:fs/promises';
+// it down, in every hierarchy (v1: each controller's and the named ones; v2:
+// the unified one).
+import { mkdir, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-
-export type CgroupVersion = 1 | 2;
-
-const ROOT = '/sys/fs/cgroup';
-
-export function cgroupVersion(): CgroupVersion {
-  return existsSync(path.join(ROOT, 'cgroup.controllers')) ? 2 : 1;
-}
-
-/** The hierarchies a v1 process is placed in (named ones like "systemd" included). */
-async function v1Hierarchies(): Promise<string[]> {
-  const entries = await readdir(ROOT, { withFileTypes: true });
-  return entries.filter((e) => e.isDirectory()).map((e) => path.join(ROOT, e.name));
-}
+import { cgroupHierarchies } from '@crius/common';
 
 function safeRelative(cgroup: string): string {
   const rel = path.posix.normalize('/' + cgroup).slice(1);
@@ -29,7 +15,7 @@ function safeRelative(cgroup: string): string {
 /** Put pid into `<parent>/<leaf>` of every hierarchy; returns the dirs it made use of. */
 export async function placeInCgroup(pid: number, parent: string, leaf: string): Promise<string[]> {
   const rel = path.join(safeRelative(parent), leaf);
-  const roots = cgroupVersion() === 2 ? [ROOT] : await v1Hierarchies();
+  const roots = await cgroupHierarchies();
   const used: string[] = [];
   for (const root of roots) {
     const dir = path.join(root, rel);
@@ -51,7 +37,7 @@ export async function placeInCgroup(pid: number, parent: string, leaf: string): 
  */
 export async function removeCgroup(parent: string, leaf: string, waitMs = 3000): Promise<void> {
   const rel = path.join(safeRelative(parent), leaf);
-  const roots = cgroupVersion() === 2 ? [ROOT] : await v1Hierarchies();
+  const roots = await cgroupHierarchies();
   const until = Date.now() + waitMs;
   for (const root of roots) {
     for (;;) {

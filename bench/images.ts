@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { gzip } from 'node:zlib';
 import { promisify } from 'node:util';
-import { pack } from 'tar-stream';
+import { packTar } from '../services/image-svc/src/image-builder.js';
 import {
   OCI_CONFIG,
   OCI_LAYER_GZIP,
@@ -45,23 +45,10 @@ export async function buildPauseImage(): Promise<OciImage> {
 
 /** One layer holding a single file of `bytes` random bytes, gzip level 1 (random data does not compress anyway). */
 export async function randomLayer(index: number, bytes: number): Promise<Layer> {
-  const tar = pack();
-  const chunks: Buffer[] = [];
-  tar.on('data', (c: unknown) => chunks.push(c as Buffer));
-  const ended = new Promise<void>((resolve, reject) => {
-    tar.on('end', resolve);
-    tar.on('error', reject);
-  });
-  await new Promise<void>((resolve, reject) => {
-    tar.entry({ name: 'data/', type: 'directory', mode: 0o755, mtime: MTIME }, (e) => (e ? reject(e) : resolve()));
-  });
-  const content = randomBytes(bytes);
-  await new Promise<void>((resolve, reject) => {
-    tar.entry({ name: `data/layer-${index}.bin`, size: bytes, mode: 0o644, mtime: MTIME }, content, (e) => (e ? reject(e) : resolve()));
-  });
-  tar.finalize();
-  await ended;
-  const raw = Buffer.concat(chunks);
+  const raw = await packTar([
+    { header: { name: 'data/', type: 'directory', mode: 0o755, mtime: MTIME } },
+    { header: { name: `data/layer-${index}.bin`, mode: 0o644, mtime: MTIME }, body: randomBytes(bytes) },
+  ]);
   const gz = await gzipAsync(raw, { level: 1 });
   return { ...blob(OCI_LAYER_GZIP, gz), diffId: sha256(raw) };
 }

@@ -4,7 +4,10 @@
 // of image. Deterministic: fixed mtime, so equal inputs give equal digests.
 // Owner: image-svc.
 import { gzipSync } from 'node:zlib';
-import { pack } from 'tar-stream';
+import { pack, type Header } from 'tar-stream';
+
+/** What tar-stream takes for an entry: any header fields, a name at least. */
+export type TarHeader = Partial<Header> & Pick<Header, 'name'>;
 import { sha256Digest } from './digest.js';
 import { MediaType } from './manifest.js';
 
@@ -73,6 +76,23 @@ export function descriptor(b: Blob): { mediaType: string; digest: string; size: 
 
 /** An uncompressed tar of `entries`, in order. */
 export async function buildTar(entries: FileEntry[]): Promise<Buffer> {
+  return packTar(
+    entries.map((e) => {
+      const type = e.type ?? (e.linkname ? 'symlink' : e.content === undefined ? 'directory' : 'file');
+      const header: TarHeader = {
+        name: e.path, type, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644),
+        uid: e.uid ?? 0, gid: e.gid ?? 0, mtime: BUILD_MTIME, ...(e.linkname ? { linkname: e.linkname } : {}),
+      };
+      return { header, body: type === 'file' ? Buffer.from(e.content ?? '') : undefined };
+    }),
+  );
+}
+
+/**
+ * A tar of exactly these headers and bodies, in memory (tar-stream writes what it is
+ * given: tests use this for hostile entries too). A body sets the entry's size.
+ */
+export async function packTar(entries: { header: TarHeader; body?: Buffer }[]): Promise<Buffer> {
   const tar = pack();
   const chunks: Buffer[] = [];
   tar.on('data', (c: unknown) => chunks.push(c as Buffer));
@@ -80,16 +100,10 @@ export async function buildTar(entries: FileEntry[]): Promise<Buffer> {
     tar.on('end', resolve);
     tar.on('error', reject);
   });
-  for (const e of entries) {
-    const type = e.type ?? (e.linkname ? 'symlink' : e.content === undefined ? 'directory' : 'file');
-    const header = {
-      name: e.path, type, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644),
-      uid: e.uid ?? 0, gid: e.gid ?? 0, mtime: BUILD_MTIME, linkname: e.linkname,
-    };
-    const content = type === 'file' ? Buffer.from(e.content ?? '') : undefined;
+  for (const { header, body } of entries) {
     await new Promise<void>((resolve, reject) => {
       const done = (err?: Error | null) => (err ? reject(err) : resolve());
-      if (content) tar.entry({ ...header, size: content.length }, content, done);
+      if (body) tar.entry({ ...header, size: body.length }, body, done);
       else tar.entry(header, done);
     });
   }

@@ -16,6 +16,6 @@ export {
   type BusyboxLayoutOptions, type BuiltLayout, type LayoutFile,
 } from './oci-layout-writer.js';
 export {
-  blob, buildImage, buildIndex, buildLayer, buildTar, busyboxEntries, descriptor,
+  blob, buildImage, buildIndex, buildLayer, buildTar, busyboxEntries, descriptor, packTar,
   type Blob, type BuiltImage, type BuiltIndex, type FileEntry, type ImageBuildOptions, type Layer,
 } from './image-builder.js';

@@ -47,7 +47,7 @@ beforeAll(async () => {
     },
     unimplemented: ['NotYet'],
   });
-  gateway = new BusClient(await nats.connect('gateway'));
+  gateway = new BusClient(await nats.connect('gateway'), { user: 'gateway' });
 });
 afterAll(async () => nats?.stop());
 
@@ -103,14 +103,14 @@ describe('request/reply', () => {
 describe('permissions', () => {
   it('image-svc may not call runtime-svc methods', async () => {
     const before = seen.length;
-    const image = new BusClient(await nats.connect('image'));
+    const image = new BusClient(await nats.connect('image'), { user: 'image' });
     const err = await image.call('runtime', 'Echo', HealthRequest, HealthResponse, {}, { deadline: Date.now() + 1000 }).catch((e) => e);
     expect(err).toBeInstanceOf(Error);
     expect(seen.length).toBe(before);
   });
 
   it('runtime-svc may call image-svc subjects (its declared dependency)', async () => {
-    const runtime = new BusClient(await nats.connect('runtime'));
+    const runtime = new BusClient(await nats.connect('runtime'), { user: 'runtime' });
     // Nobody serves image here, so the server lets the request through and answers "no responders".
     const err = await runtime.call('image', 'Health', HealthRequest, HealthResponse, {}).catch((e) => e);
     expect(err).toBeInstanceOf(UnavailableError);

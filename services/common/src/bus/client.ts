@@ -2,7 +2,7 @@
 // Turns bus failures into the crius error set: no responders → Unavailable
 // naming the service, timeout → DeadlineExceeded, error headers → the error
 // the service threw.
-import { headers as natsHeaders, nuid, ErrorCode, type NatsConnection, type Msg, type MsgHdrs } from 'nats';
+import { createInbox, headers as natsHeaders, ErrorCode, type NatsConnection, type Msg, type MsgHdrs } from 'nats';
 import {
   CriusError,
   DeadlineExceededError,
@@ -18,7 +18,7 @@ import {
   REQUEST_ID_HEADER,
   STREAM_END_HEADER,
 } from './headers.js';
-import { eventSubject, processName, requestSubject, type EventKind, type ServiceName } from './subjects.js';
+import { eventSubject, inboxPrefix, processName, requestSubject, type BusUser, type EventKind, type ServiceName } from './subjects.js';
 
 export interface CallOptions {
   /** Absolute deadline (epoch ms); when absent the client's default timeout applies. */
@@ -29,18 +29,26 @@ export interface CallOptions {
 export interface BusClientOptions {
   /** Timeout for calls that carry no deadline. */
   defaultTimeoutMs?: number;
+  /**
+   * The bus user the connection logged in as (connectBus): streamed replies come to an
+   * inbox under that user's prefix, the only inboxes its permissions let it read.
+   * Without it, NATS's default prefix.
+   */
+  user?: BusUser;
 }
 
 const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 
 export class BusClient {
   private readonly defaultTimeoutMs: number;
+  private readonly inboxPrefix?: string;
 
   constructor(
     readonly nc: NatsConnection,
     options: BusClientOptions = {},
   ) {
     this.defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.inboxPrefix = options.user ? inboxPrefix(options.user) : undefined;
   }
 
   /** Send raw bytes, get raw bytes; the gateway uses this to forward CRI calls unchanged. */
@@ -80,7 +88,7 @@ export class BusClient {
     opts: CallOptions = {},
   ): AsyncGenerator<Uint8Array> {
     const { timeout, hdrs } = this.prepare(opts);
-    const inbox = this.inbox();
+    const inbox = createInbox(this.inboxPrefix);
     const sub = this.nc.subscribe(inbox, { timeout });
     try {
       this.nc.publish(requestSubject(service, method), payload, { reply: inbox, headers: hdrs });
@@ -101,12 +109,6 @@ export class BusClient {
 
   publishEvent<T>(kind: EventKind, id: string, codec: MessageCodec<T>, event: T): void {
     this.nc.publish(eventSubject(kind, id), encode(codec, event));
-  }
-
-  private inbox(): string {
-    // Uses the connection's inbox prefix, which the NATS permissions of this user allow.
-    const prefix = (this.nc as unknown as { options?: { inboxPrefix?: string } }).options?.inboxPrefix ?? '_INBOX';
-    return `${prefix}.${nuid.next()}`;
   }
 
   private prepare(opts: CallOptions): { timeout: number; hdrs: MsgHdrs } {

@@ -10,5 +10,6 @@ export * from './service/privileges.js';
 export * from './fs/atomic.js';
 export * from './fs/batched-writer.js';
 export * from './keyed-lock.js';
+export * from './shared-lock.js';
 export * from './concurrency.js';
 export * from './os/cgroupfs.js';

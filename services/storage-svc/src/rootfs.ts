@@ -5,10 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '@crius/common';
-import { fsyncDir, readJson, writeJsonAtomic } from '@crius/common';
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, KeyedLock, NotFoundError, fsyncDir, readJson, writeJsonAtomic } from '@crius/common';
 import { EMPTY_LOWER, type LayerStore } from './layer-store.js';
-import { KeyedMutex } from './locks.js';
 import type { StorageOs } from './os.js';
 import { overlayOptions } from './overlay-options.js';
 
@@ -48,7 +46,7 @@ export function checkId(id: string, what = 'container id'): void {
 
 export class RootfsManager {
   readonly containersDir: string;
-  private readonly mutex = new KeyedMutex();
+  private readonly mutex = new KeyedLock();
 
   constructor(
     root: string,

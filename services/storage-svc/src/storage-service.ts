@@ -4,10 +4,9 @@
 import { constants as C } from 'node:fs';
 import { mkdir, open, readlink, realpath, type FileHandle } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import { InvalidArgumentError, NotFoundError, Semaphore, mapLimit } from '@crius/common';
+import { InvalidArgumentError, NotFoundError, Semaphore, SharedLock, mapLimit } from '@crius/common';
 import { LayerStore, parseDiffId, type LayerReconcileReport, type LayerRecord } from './layer-store.js';
 import { DEFAULT_MAX_LAYER_BYTES } from './layer-unpack.js';
-import { SharedLock } from './locks.js';
 import { commandOs, type StorageOs } from './os.js';
 import { RootfsManager, checkId, type RootfsInfo, type RootfsReconcileReport } from './rootfs.js';
 import { DEFAULT_MAX_WALK_ENTRIES, dirUsage, mountPointOf } from './usage.js';

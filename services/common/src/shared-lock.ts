@@ -1,24 +1,7 @@
-// In-process coordination: per-key mutual exclusion and a shared/exclusive lock. Owner: storage-svc.
-// One storage-svc owns a root; these order concurrent bus requests inside that process.
-
-/** Runs tasks for the same key one after another. */
-export class KeyedMutex {
-  private readonly tails = new Map<string, Promise<unknown>>();
-
-  async run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(key) ?? Promise.resolve();
-    const result = prev.then(task, task);
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return result;
-  }
-}
+// A shared/exclusive async lock: many shared holders at once, or one exclusive
+// holder; a waiting exclusive holder blocks new shared ones (no starvation).
+// storage-svc: unpacks and mounts (shared) against layer GC (exclusive);
+// image-svc: layer hand-offs (shared) against layer collection (exclusive).
 
 /** Many shared holders or one exclusive holder; exclusive waiters block new shared ones. */
 export class SharedLock {

@@ -151,6 +151,34 @@ describe('a layer storage refuses', () => {
   }));
 });
 
+describe('layer collection', () => {
+  it('waits for layers on their way into storage and keeps those of running pulls', () => withService(async (s) => {
+    let open!: () => void;
+    s.unpacker.gate = new Promise<void>((r) => (open = r));
+    const pulling = s.service.pull(`${registry.host}/app:1.0`);
+    for (let i = 0; i < 500 && s.unpacker.waiting === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(s.unpacker.waiting).toBeGreaterThan(0);
+    const collecting = s.service.collectLayers();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(s.unpacker.collections).toHaveLength(0); // held back by the hand-off in flight
+    open();
+    await Promise.all([pulling, collecting]);
+    expect(s.unpacker.collections[0]).toEqual(expect.arrayContaining(image.layers.map((l) => l.diffId)));
+    expect([...s.unpacker.stored].sort()).toEqual(image.layers.map((l) => l.diffId).sort());
+  }));
+
+  it('collects at start once storage answers, retrying while it starts', () => withService(async (s) => {
+    await s.service.pull(`${registry.host}/app:1.0`);
+    s.unpacker.stored.add('sha256:' + 'e'.repeat(64)); // a layer left by a pull that never finished
+    s.unpacker.collectFailures = 2;
+    const r = await s.service.collectLayersAtStart({ delayMs: 10 });
+    expect(r).toEqual({ ok: true, attempts: 3 });
+    expect([...s.unpacker.stored].sort()).toEqual(image.layers.map((l) => l.diffId).sort());
+    s.unpacker.collectFailures = 5;
+    expect(await s.service.collectLayersAtStart({ attempts: 2, delayMs: 10 })).toMatchObject({ ok: false, attempts: 2, error: 'storage-svc is not running' });
+  }));
+});
+
 describe('status, list and remove', () => {
   it('finds images by ID, ID prefix, tag and digest; null when absent', () => withService(async (s) => {
     const id = await s.service.pull(`${registry.host}/app:1.0`);

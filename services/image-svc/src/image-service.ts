@@ -84,7 +84,7 @@ export class ImageService {
     });
     this.stagingDir = join(options.root, 'importing');
     this.importer = new Importer({
-      store: this.store, index: this.index, unpacker: options.unpacker, platform: options.platform ?? hostPlatform(),
+      store: this.store, index: this.index, unpacker: { unpack: (layers) => this.puller.unpack(layers) }, platform: options.platform ?? hostPlatform(),
       stagingDir: this.stagingDir,
       limits: { manifestLimit: options.manifestLimit ?? MANIFEST_LIMIT, configLimit: options.configLimit ?? CONFIG_LIMIT },
     });
@@ -167,7 +167,25 @@ export class ImageService {
    * of every running pull or import (their records do not exist yet).
    */
   async collectLayers(): Promise<void> {
-    await this.puller.collectLayers(this.importer.diffIdsInUse());
+    await this.puller.collectLayers(() => this.importer.diffIdsInUse());
+  }
+
+  /**
+   * At start: layers a pull handed to storage before image-svc stopped (a crash, or a
+   * transient failure never retried) belong to no image; collect them once storage-svc
+   * answers, retrying while it starts. Resolves with the outcome, never rejects.
+   */
+  async collectLayersAtStart(opts: { attempts?: number; delayMs?: number } = {}): Promise<{ ok: boolean; attempts: number; error?: string }> {
+    const attempts = opts.attempts ?? 60;
+    for (let i = 1; ; i++) {
+      try {
+        await this.collectLayers();
+        return { ok: true, attempts: i };
+      } catch (err) {
+        if (i >= attempts) return { ok: false, attempts: i, error: (err as Error).message };
+        await new Promise((r) => setTimeout(r, opts.delayMs ?? 1000).unref());
+      }
+    }
   }
 
   /** ImageFsInfo for the content root (blocks in use, like du, and inodes). */

@@ -33,7 +33,8 @@ export interface ImportedImage {
 export interface ImporterOptions {
   store: ContentStore;
   index: ImageIndex;
-  unpacker: LayerUnpacker;
+  /** Hands layers to storage (through the puller, which orders it against layer collection). */
+  unpacker: Pick<LayerUnpacker, 'unpack'>;
   platform: Platform;
   /** Scratch space on the content store's filesystem; emptied by ImageService.init(). */
   stagingDir: string;

@@ -4,7 +4,7 @@
 // the image. A pull that fails for good leaves no blob and no layer behind.
 // Concurrent pulls of the same reference share one pull. Owner: image-svc.
 import { createHash } from 'node:crypto';
-import { FailedPreconditionError, UnavailableError, mapLimit } from '@crius/common';
+import { FailedPreconditionError, SharedLock, UnavailableError, mapLimit } from '@crius/common';
 import type { AuthConfig } from './auth.js';
 import type { ContentStore } from './content-store.js';
 import type { ImageConfigSummary, ImageIndex, ImageRecord, LayerRecord } from './image-index.js';
@@ -63,6 +63,12 @@ export class Puller {
   private readonly leases = new Leases();
   /** diffIDs of the layers running pulls unpack; layer collection keeps them. */
   private readonly layerLeases = new Leases();
+  /**
+   * Hand-offs to storage (shared) against layer collection (exclusive): the keep list is
+   * computed and applied while no layer is on its way into storage, so a layer unpacked
+   * after the list was made cannot be collected by it.
+   */
+  private readonly collection = new SharedLock();
 
   constructor(private readonly options: PullerOptions) {}
 
@@ -122,12 +128,22 @@ export class Puller {
     }
   }
 
-  /** Asks storage to drop layers that no image, pull or import needs (after a removal or a failed pull). */
-  async collectLayers(extraKeep: Iterable<string> = []): Promise<void> {
-    const keep = new Set<string>(extraKeep);
-    for (const record of this.options.index.all()) for (const layer of record.layers) keep.add(layer.diffId);
-    for (const diffId of this.layerLeases.keys()) keep.add(diffId);
-    await this.options.unpacker.collect([...keep]);
+  /**
+   * Asks storage to drop layers that no image, pull or import needs (after a removal, a
+   * failed pull, at start). `extraKeep` gives the layers of running imports.
+   */
+  async collectLayers(extraKeep: () => Iterable<string> = () => []): Promise<void> {
+    await this.collection.withExclusive(async () => {
+      const keep = new Set<string>(extraKeep());
+      for (const record of this.options.index.all()) for (const layer of record.layers) keep.add(layer.diffId);
+      for (const diffId of this.layerLeases.keys()) keep.add(diffId);
+      await this.options.unpacker.collect([...keep]);
+    });
+  }
+
+  /** Hands layers to storage; never while a collection runs (see `collection`). */
+  unpack(layers: UnpackLayer[]): Promise<void> {
+    return this.collection.withShared(() => this.options.unpacker.unpack(layers));
   }
 
   private async fetchMetadata(
@@ -189,7 +205,7 @@ export class Puller {
         await client.fetchBlob(this.options.store, layer, report);
         report(layer.size, true);
         const path = this.options.store.path(layer.digest);
-        const unpacking = this.options.unpacker.unpack([{ digest: layer.digest, diffId, mediaType: layer.mediaType, path }]);
+        const unpacking = this.unpack([{ digest: layer.digest, diffId, mediaType: layer.mediaType, path }]);
         unpacks.push(unpacking.catch((err: unknown) => {
           unpackError ??= { err };
         }));

@@ -50,6 +50,10 @@ export const imageService: ServiceDefinition = {
         ),
     });
     await images.init();
+    void images.collectLayersAtStart().then((r) => {
+      if (r.ok) log.info({ attempts: r.attempts }, 'collected layers no image needs');
+      else log.warn({ attempts: r.attempts, err: r.error }, 'could not collect unneeded layers at start; the next removal will');
+    });
     return { endpoints: imageEndpoints(images, bus), stop: () => images.close() };
   },
 };

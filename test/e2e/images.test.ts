@@ -1,6 +1,7 @@
 // ImageService end to end through the CRI socket, as kubelet drives it: a
 // real registry on loopback, image-svc pulling, storage-svc unpacking each
 // layer once, list/status/remove, and no orphans left after removal.
+import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +10,7 @@ import { startStack, type TestStack } from '../harness/stack.js';
 import { callCri, rawClient } from '../harness/raw-cri.js';
 import { buildImage, buildIndex, pushImage } from '../fixtures/oci-image.js';
 import { startRegistry, type RunningRegistry } from '../fixtures/registry.js';
+import { startLyingRegistry } from '../image/lab-servers.js';
 
 let reg: RunningRegistry;
 let s: TestStack;
@@ -87,6 +89,33 @@ describe('images through the gateway', () => {
     if (!r.ok) throw r.error;
     const fs = (r.reply as { imageFilesystems: { usedBytes: { value: bigint } }[] }).imageFilesystems;
     expect(fs[0]!.usedBytes.value).toBeGreaterThan(100_000n);
+  });
+
+  it('a layer with forged bytes fails the pull and leaves no layer, partial or unpack in progress behind', async () => {
+    const img = await buildImage({ cmd: ['sh'], extraLayers: [[{ path: 'a.bin', content: randomBytes(400_000) }], [{ path: 'b.bin', content: randomBytes(400_000) }]] });
+    const forgedLayer = img.layers.at(-1)!;
+    const forged = Buffer.from(forgedLayer.data);
+    forged[forged.length - 100] ^= 0xff;
+    const liar = await startLyingRegistry(img, { blobs: { [forgedLayer.digest]: forged } });
+    const layersDir = path.join(s.config.state.root, 'storage', 'layers');
+    const before = (await readdir(layersDir)).sort();
+    try {
+      const r = await callCri(client, 'PullImage', { image: { image: `${liar.host}/app:1` } }, 60_000);
+      expect(!r.ok && r.error.code).toBe(status.FAILED_PRECONDITION);
+      expect(!r.ok && r.error.details).toContain(`digest mismatch: expected ${forgedLayer.digest}`);
+      // storage-svc was reading the forged layer as it arrived: it stops once image-svc deletes
+      // the partial file, and the layers that did unpack are collected.
+      let now: string[] = [];
+      for (let i = 0; i < 100; i++) {
+        now = (await readdir(layersDir)).sort();
+        if (now.join() === before.join()) break;
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      expect(now).toEqual(before);
+      expect(await readdir(path.join(s.config.state.root, 'image', 'content', 'ingest'))).toEqual([]);
+    } finally {
+      await liar.close();
+    }
   });
 
   it('removes images and leaves no blob or layer behind', async () => {

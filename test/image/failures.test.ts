@@ -88,6 +88,8 @@ describe('an unavailable registry', () => {
       const others = image.layers.filter((l) => l.digest !== layer.digest).map((l) => l.diffId).sort();
       for (let i = 0; i < 200 && [...s.unpacker.stored].length < others.length; i++) await new Promise((r) => setTimeout(r, 25));
       expect([...s.unpacker.stored].sort()).toEqual(others);
+      // Storage got the stalled layer as soon as its download started, to read as it grows.
+      expect(s.unpacker.handedOver.find((l) => l.digest === layer.digest)).toMatchObject({ growing: true, size: layer.size });
       await registry.kill();
       proxy.cut();
       const err = await pulling;

@@ -1,7 +1,7 @@
 // image-svc against a real docker-registry on 127.0.0.1: pull by tag, by
 // digest, from an index; list, status, remove; short-name search.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidArgumentError, NotFoundError } from '@crius/common';
+import { InvalidArgumentError, NotFoundError, UnavailableError } from '@crius/common';
 import { ImageService } from '../../services/image-svc/src/image-service.js';
 import { buildImage, buildIndex, pushImage, type OciImage, type OciIndex } from '../fixtures/oci-image.js';
 import { startRegistry, type RunningRegistry } from '../fixtures/registry.js';
@@ -148,6 +148,27 @@ describe('a layer storage refuses', () => {
     // What the recorded image needs is in every keep list.
     expect(s.unpacker.collections.at(-1)).toEqual(expect.arrayContaining(image.layers.map((l) => l.diffId)));
     expect([...s.unpacker.stored].sort()).toEqual(image.layers.map((l) => l.diffId).sort());
+  }));
+});
+
+describe('handing layers to storage', () => {
+  it('hands each layer over while it downloads, and the stored blob again if that attempt fails', () => withService(async (s) => {
+    s.unpacker.failGrowingWith = new UnavailableError('blob stopped growing at 10 of 20 bytes for 10000 ms');
+    await s.service.pull(`${registry.host}/app:1.0`);
+    const growing = s.unpacker.handedOver.filter((l) => l.growing).map((l) => l.digest).sort();
+    expect(growing).toEqual(image.layers.map((l) => l.digest).sort());
+    // The second hand-over names the committed blob, not the partial file.
+    expect(s.unpacker.unpackedLayers().map((l) => [l.digest, l.path.endsWith(`/blobs/sha256/${l.digest.slice(7)}`), l.growing])).toEqual(
+      [...image.layers].sort((a, b) => a.diffId.localeCompare(b.diffId)).map((l) => [l.digest, true, undefined]),
+    );
+  }));
+
+  it('hands over a blob that is already stored once, complete', () => withService(async (s) => {
+    await s.service.pull(`${registry.host}/app:1.0`);
+    const before = s.unpacker.handedOver.length;
+    await s.service.pull(`${registry.host}/busybox:latest`); // the same layers under another name
+    const again = s.unpacker.handedOver.slice(before);
+    expect(again.map((l) => l.growing)).toEqual(image.layers.map(() => undefined));
   }));
 });
 

@@ -41,7 +41,8 @@ export function toCriImage(i: CriImage): Image {
 export function storageUnpacker(bus: BusClient, opts: () => CallOptions = () => ({})): LayerUnpacker {
   return {
     async unpack(layers) {
-      await bus.call('storage', 'EnsureLayers', EnsureLayersRequest, EnsureLayersResponse, { layers }, opts());
+      const blobs = layers.map((l) => ({ ...l, growing: l.growing ?? false, size: BigInt(l.size ?? 0) }));
+      await bus.call('storage', 'EnsureLayers', EnsureLayersRequest, EnsureLayersResponse, { layers: blobs }, opts());
     },
     async collect(keepDiffIds) {
       await bus.call('storage', 'GcLayers', GcLayersRequest, GcLayersResponse, { referencedDiffIds: keepDiffIds }, opts());

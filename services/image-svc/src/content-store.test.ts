@@ -69,7 +69,7 @@ describe('ContentStore', () => {
     expect((first as NodeJS.ErrnoException).code).toBe('ECONNRESET');
     expect(await store.partialSize(desc.digest)).toBe(7000);
     const progress: number[] = [];
-    await store.ingest(desc, source(data, { log }), (n) => progress.push(n));
+    await store.ingest(desc, source(data, { log }), { onBytes: (n) => progress.push(n) });
     expect(log).toEqual([0, 7000]);
     expect(progress[0]).toBe(8000);
     expect(await readFile(store.path(desc.digest))).toEqual(data);

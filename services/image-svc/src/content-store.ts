@@ -17,6 +17,17 @@ export interface BlobDescriptor {
 /** Opens the blob's bytes from `offset`; `offset` in the answer is where the body really starts. */
 export type BlobSource = (offset: number) => Promise<{ body: AsyncIterable<Uint8Array>; offset: number }>;
 
+/** What a caller of ingest hears about a download in progress. */
+export interface IngestHooks {
+  /** Bytes of the blob in the partial file so far. */
+  onBytes?: (done: number) => void;
+  /**
+   * The partial file at `path` is open and grows from here on, to the blob's size (or is
+   * deleted if the download fails for good). Called once per attempt, before any byte of it.
+   */
+  onOpen?: (path: string) => void;
+}
+
 export interface Usage {
   bytes: number;
   inodes: number;
@@ -135,7 +146,7 @@ export class ContentStore {
    * size and sha256 while writing, commits atomically. A broken stream keeps
    * the partial file for the next attempt; wrong content is thrown away.
    */
-  async ingest(desc: BlobDescriptor, source: BlobSource, onBytes?: (done: number) => void): Promise<void> {
+  async ingest(desc: BlobDescriptor, source: BlobSource, hooks: IngestHooks = {}): Promise<void> {
     assertSha256Digest(desc.digest, 'content store ingest');
     const partial = this.ingestPath(desc.digest);
     let have = await sizeOrZero(partial);
@@ -154,6 +165,7 @@ export class ContentStore {
     let written = have;
     try {
       if (have > 0) await fh.truncate(have);
+      hooks.onOpen?.(partial);
       const out = new BatchedFileWriter(fh, have);
       try {
         for await (const chunk of body) {
@@ -161,7 +173,7 @@ export class ContentStore {
           if (written > desc.size) throw await this.discard(desc, `more than the ${desc.size} bytes its descriptor declares`);
           hash.update(chunk);
           await out.write(chunk);
-          onBytes?.(written);
+          hooks.onBytes?.(written);
         }
       } catch (err) {
         // Keep every byte that arrived, so a retry resumes after it.

@@ -4,7 +4,7 @@
 // the image. A pull that fails for good leaves no blob and no layer behind.
 // Concurrent pulls of the same reference share one pull. Owner: image-svc.
 import { createHash } from 'node:crypto';
-import { FailedPreconditionError, SharedLock, UnavailableError, mapLimit } from '@crius/common';
+import { FailedPreconditionError, InvalidArgumentError, ResourceExhaustedError, SharedLock, UnavailableError, mapLimit } from '@crius/common';
 import type { AuthConfig } from './auth.js';
 import type { ContentStore } from './content-store.js';
 import type { ImageConfigSummary, ImageIndex, ImageRecord, LayerRecord } from './image-index.js';
@@ -15,7 +15,15 @@ import type { RegistryClient } from './registry-client.js';
 import type { Resolver } from './resolve.js';
 import { Leases } from './leases.js';
 
-export type UnpackLayer = { digest: string; diffId: string; mediaType: string; path: string };
+export interface UnpackLayer {
+  digest: string;
+  diffId: string;
+  mediaType: string;
+  path: string;
+  /** The blob is still downloading into `path`, up to `size` bytes: storage reads it as it grows. */
+  growing?: boolean;
+  size?: number;
+}
 
 /** The storage service: unpacks each layer (once per diffID) from the content store. */
 export interface LayerUnpacker {
@@ -179,10 +187,13 @@ export class Puller {
 
   /**
    * Downloads the layers (bounded parallel) and hands each to storage as soon as its
-   * blob is verified, so unpacking overlaps the downloads still running. Layers are
-   * independent directories (overlay stacks them at mount time), so order does not
-   * matter. Returns once every layer is unpacked; on failure, once every started
-   * unpack has settled (so collection after it sees everything).
+   * download starts: storage unpacks from the partial file as it grows and checks the
+   * diffID; if that attempt fails for any reason but the layer's content, the verified
+   * blob is handed over again once stored. Layers are independent directories (overlay
+   * stacks them at mount time), so order does not matter. Returns once every downloaded
+   * layer is unpacked; on failure, once those unpacks have settled (so collection after
+   * it sees everything). Unpacks of downloads that failed end in storage by themselves
+   * (the partial file stops growing or is deleted).
    */
   private async fetchAndUnpack(client: RegistryClient, f: Fetched, hold: (d: string) => void, onProgress?: ProgressListener) {
     const refName = formatReference(f.ref);
@@ -202,10 +213,23 @@ export class Puller {
           last = now;
           onProgress?.({ ref: refName, layerDigest: layer.digest, done, total: layer.size });
         };
-        await client.fetchBlob(this.options.store, layer, report);
+        const handOver = (path: string, growing: boolean) =>
+          this.unpack([{ digest: layer.digest, diffId, mediaType: layer.mediaType, path, ...(growing ? { growing, size: layer.size } : {}) }]);
+        // Storage starts on the layer while it downloads, reading the partial file as it grows.
+        let early: Promise<{ err?: unknown }> | undefined;
+        const onOpen = (partial: string) => {
+          early ??= handOver(partial, true).then(() => ({}), (err: unknown) => ({ err: err ?? new Error('unpack failed') }));
+        };
+        await client.fetchBlob(this.options.store, layer, { onBytes: report, onOpen });
         report(layer.size, true);
-        const path = this.options.store.path(layer.digest);
-        const unpacking = this.unpack([{ digest: layer.digest, diffId, mediaType: layer.mediaType, path }]);
+        const unpacking = (async () => {
+          const outcome = early ? await early : { err: 'not started' };
+          if (outcome.err === undefined) return;
+          // A layer storage refuses is refused again; anything else (the partial file stopped
+          // growing, was replaced, was committed before storage opened it) gets the stored blob.
+          if (outcome.err instanceof InvalidArgumentError || outcome.err instanceof ResourceExhaustedError) throw outcome.err;
+          await handOver(this.options.store.path(layer.digest), false);
+        })();
         unpacks.push(unpacking.catch((err: unknown) => {
           unpackError ??= { err };
         }));

@@ -6,7 +6,7 @@ import {
   CriusError, FailedPreconditionError, InternalError, NotFoundError, ResourceExhaustedError, UnavailableError,
 } from '@crius/common';
 import { pullScope, type Authorizer } from './auth.js';
-import type { BlobDescriptor, ContentStore } from './content-store.js';
+import type { BlobDescriptor, ContentStore, IngestHooks } from './content-store.js';
 import { isSha256Digest, sha256Digest } from './digest.js';
 import { DEFAULT_RETRY, HttpPool, discard, readLimited, tlsErrorCode, toUnavailable, withRetry, type RetryOptions } from './http.js';
 import { MANIFEST_ACCEPT } from './manifest.js';
@@ -52,12 +52,12 @@ export class RegistryClient {
   }
 
   /** Streams a blob into the store (shared with concurrent callers), retrying and resuming. */
-  fetchBlob(store: ContentStore, desc: BlobDescriptor, onBytes?: (done: number) => void): Promise<void> {
+  fetchBlob(store: ContentStore, desc: BlobDescriptor, hooks: IngestHooks = {}): Promise<void> {
     const what = this.what(`blob ${desc.digest}`);
     return store.fetchOnce(desc.digest, () =>
       withRetry(this.retry, async () => {
         try {
-          await store.ingest(desc, (offset) => this.openBlob(desc, offset, what), onBytes);
+          await store.ingest(desc, (offset) => this.openBlob(desc, offset, what), hooks);
         } catch (err) {
           throw this.contextualise(toUnavailable(err, what, this.endpoint.host), what);
         }

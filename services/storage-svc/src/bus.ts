@@ -30,7 +30,9 @@ function usage(u: FsUsage): FilesystemUsage {
 export function storageEndpoints(storage: StorageService): Record<string, BusEndpoint> {
   return {
     EnsureLayers: unary(EnsureLayersRequest, EnsureLayersResponse, async (req) => {
-      const done = await storage.ensureLayers(req.layers.map((l) => ({ digest: l.digest, diffId: l.diffId, mediaType: l.mediaType, path: l.path })));
+      const done = await storage.ensureLayers(
+        req.layers.map((l) => ({ digest: l.digest, diffId: l.diffId, mediaType: l.mediaType, path: l.path, growing: l.growing, size: Number(l.size) })),
+      );
       return { layers: done.map((l) => ({ diffId: l.diffId, size: BigInt(l.size), created: l.created })) };
     }),
     CreateRootfs: unary(CreateRootfsRequest, CreateRootfsResponse, async (req) =>

@@ -3,9 +3,9 @@
 // manifest says); the media type is only checked to be a layer type we know.
 import { spawn } from 'node:child_process';
 import type { FileHandle } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { createGunzip, createInflateRaw } from 'node:zlib';
-import { InvalidArgumentError } from '@crius/common';
+import { InvalidArgumentError, UnavailableError } from '@crius/common';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 
@@ -51,6 +51,10 @@ export interface DecompressOptions {
    * NotSingleGzipMember and is decoded again with the full gzip decoder.
    */
   skipGzipCrc?: boolean;
+  /** The blob is still being written: read it as it grows, up to this many bytes. */
+  growingSize?: number;
+  /** How long a growing blob may stay without a new byte before the unpack fails (default 10 s: the caller then hands over the stored blob). */
+  stallMs?: number;
 }
 
 /** `done` of a CRC-free gzip decode when the blob was not one gzip member (decode it again in full). */
@@ -58,14 +62,18 @@ export class NotSingleGzipMember extends Error {}
 
 /** Streams the uncompressed bytes of the blob open in `fh`. */
 export async function openDecompressed(fh: FileHandle, what: string, opts: DecompressOptions = {}): Promise<Decompressed> {
-  const head = Buffer.alloc(GZIP_HEADER_PROBE);
-  const { bytesRead } = await fh.read(head, 0, head.length, 0);
-  const kind = detectCompression(head.subarray(0, bytesRead));
+  const growing = opts.growingSize !== undefined ? { size: opts.growingSize, stallMs: opts.stallMs ?? DEFAULT_STALL_MS } : undefined;
+  const source = (start: number): Readable =>
+    growing ? Readable.from(readGrowing(fh, start, growing.size, growing.stallMs), { objectMode: false }) : fh.createReadStream({ start, autoClose: false, highWaterMark: READ_CHUNK });
+  const head = growing
+    ? await readGrowingPrefix(fh, Math.min(GZIP_HEADER_PROBE, growing.size), growing.stallMs)
+    : await readPrefix(fh, GZIP_HEADER_PROBE);
+  const kind = detectCompression(head);
   if (kind === 'gzip' && (opts.skipGzipCrc ?? true)) {
-    const headerLength = gzipHeaderLength(head.subarray(0, bytesRead));
-    if (headerLength !== undefined) return rawDeflateStream(fh, headerLength);
+    const headerLength = gzipHeaderLength(head);
+    if (headerLength !== undefined) return rawDeflateStream(source(headerLength), headerLength, growing?.size ?? (await fh.stat()).size);
   }
-  const file = fh.createReadStream({ start: 0, autoClose: false, highWaterMark: READ_CHUNK });
+  const file = source(0);
   if (kind === 'none') return { stream: file, done: Promise.resolve(), abort: () => file.destroy() };
   if (kind === 'gzip') {
     const gunzip = createGunzip({ chunkSize: INFLATE_CHUNK });
@@ -77,6 +85,50 @@ export async function openDecompressed(fh: FileHandle, what: string, opts: Decom
 }
 
 const READ_CHUNK = 1 << 20;
+const DEFAULT_STALL_MS = 10_000;
+
+async function readPrefix(fh: FileHandle, n: number): Promise<Buffer> {
+  const head = Buffer.alloc(n);
+  const { bytesRead } = await fh.read(head, 0, n, 0);
+  return head.subarray(0, bytesRead);
+}
+
+/** The first `n` bytes of a growing blob, waiting for them. */
+async function readGrowingPrefix(fh: FileHandle, n: number, stallMs: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of readGrowing(fh, 0, n, stallMs)) parts.push(chunk);
+  return Buffer.concat(parts);
+}
+
+/**
+ * The bytes of a blob still being written, from `start` until it holds `size` bytes:
+ * reads what is there, and waits (polling, backing off to 25 ms) while the writer is
+ * behind. Fails when the file is deleted (the download was abandoned) or stays without
+ * a new byte for `stallMs`. A file that shrinks (a download restarted from its first
+ * byte) is waited for as it grows again; the diffID check catches any content that
+ * differs from what was read before.
+ */
+export async function* readGrowing(fh: FileHandle, start: number, size: number, stallMs: number): AsyncGenerator<Buffer> {
+  let pos = start;
+  let idle = 0;
+  let delay = 1;
+  while (pos < size) {
+    const buf = Buffer.allocUnsafe(Math.min(READ_CHUNK, size - pos));
+    const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+    if (bytesRead > 0) {
+      pos += bytesRead;
+      idle = 0;
+      delay = 1;
+      yield buf.subarray(0, bytesRead);
+      continue;
+    }
+    if ((await fh.stat()).nlink === 0) throw new UnavailableError(`blob was deleted at ${pos} of ${size} bytes (its download was abandoned)`);
+    if (idle >= stallMs) throw new UnavailableError(`blob stopped growing at ${pos} of ${size} bytes for ${stallMs} ms`);
+    await new Promise((r) => setTimeout(r, delay));
+    idle += delay;
+    delay = Math.min(delay * 2, 25);
+  }
+}
 const INFLATE_CHUNK = 1 << 18;
 /** Enough for the fixed gzip header plus a file name or comment of usual length. */
 const GZIP_HEADER_PROBE = 4096;
@@ -113,9 +165,7 @@ export function gzipHeaderLength(b: Buffer): number | undefined {
  * ends, exactly the 8-byte trailer must remain; otherwise (more members, trailing bytes)
  * `done` rejects with NotSingleGzipMember.
  */
-async function rawDeflateStream(fh: FileHandle, headerLength: number): Promise<Decompressed> {
-  const { size } = await fh.stat();
-  const file = fh.createReadStream({ start: headerLength, autoClose: false, highWaterMark: READ_CHUNK });
+function rawDeflateStream(file: Readable, headerLength: number, size: number): Decompressed {
   const inflate = createInflateRaw({ chunkSize: INFLATE_CHUNK });
   file.on('error', (e) => inflate.destroy(e));
   file.pipe(inflate);

@@ -28,10 +28,14 @@ export interface LayerSource {
   /** Opens the blob; called only when the layer is not stored yet. */
   open(): Promise<FileHandle>;
   label?: string;
+  /** The blob is still being downloaded: its final size (see UnpackOptions.growingSize). */
+  growingSize?: number;
 }
 
 export interface LayerStoreOptions {
   root: string;
+  /** How long a growing blob may stay without a new byte (default 10 s). */
+  growingStallMs?: number;
   maxLayerBytes?: number;
   allowDevices?: boolean;
   os?: Pick<StorageOs, 'mknod' | 'setXattr'>;
@@ -187,6 +191,8 @@ export class LayerStore {
           allowDevices: this.opts.allowDevices,
           os: this.opts.os,
           label: source.label ?? diffId,
+          growingSize: source.growingSize,
+          stallMs: this.opts.growingStallMs,
         });
         size = r.size;
       } finally {

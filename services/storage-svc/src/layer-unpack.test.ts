@@ -2,6 +2,7 @@
 // and hand-made hostile layers that must be refused leaving nothing behind.
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { open, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { crc32, gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -162,6 +163,59 @@ describe('unpackLayer', () => {
   it('refuses media types that are not layers', async () => {
     const tar = await makeTar([{ name: 'a', body: 'x' }]);
     await expect(unpack(tar, { mediaType: 'application/vnd.oci.image.config.v1+json' })).rejects.toThrow(/unsupported layer media type/);
+  });
+});
+
+describe('unpackLayer of a blob still being downloaded', () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  /** Writes `bytes` to a new file in pieces, pausing between them, as a download does. */
+  async function trickle(file: string, bytes: Buffer, pieces: number, pauseMs: number, stopAt = bytes.length) {
+    const fh = await open(file, 'w');
+    try {
+      const step = Math.ceil(bytes.length / pieces);
+      for (let off = 0; off < stopAt; off += step) {
+        await fh.write(bytes, off, Math.min(step, stopAt - off), off);
+        await sleep(pauseMs);
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
+  it('unpacks it as it grows and verifies the diffID', async () => {
+    const tar = await makeTar([{ name: 'a/big', body: randomBytes(300_000) }, { name: 'b', body: 'end' }]);
+    const gz = gzipSync(tar);
+    const file = join(tmp, 'growing');
+    await writeFile(file, '');
+    const writing = trickle(file, gz, 12, 15);
+    const r = await unpackLayer(file, target, { mediaType: GZ, expectedDiffId: diffIdOf(tar), growingSize: gz.length, stallMs: 5000 });
+    await writing;
+    expect(r.diffId).toBe(diffIdOf(tar));
+    expect(readFileSync(join(target, 'b'), 'utf8')).toBe('end');
+  });
+
+  it('fails when the blob stops growing, and leaves nothing', async () => {
+    const tar = await makeTar([{ name: 'a', body: randomBytes(100_000) }]);
+    const gz = gzipSync(tar);
+    const file = join(tmp, 'stalled');
+    await trickle(file, gz, 4, 0, gz.length >> 1);
+    await expect(unpackLayer(file, target, { mediaType: GZ, expectedDiffId: diffIdOf(tar), growingSize: gz.length, stallMs: 150 })).rejects.toThrow(/stopped growing at \d+ of \d+ bytes/);
+    expect(readdirSync(parent)).toEqual([]);
+  });
+
+  it('fails at once when the blob is deleted (its download was abandoned)', async () => {
+    const tar = await makeTar([{ name: 'a', body: randomBytes(100_000) }]);
+    const gz = gzipSync(tar);
+    const file = join(tmp, 'abandoned');
+    await trickle(file, gz, 4, 0, gz.length >> 1);
+    const started = Date.now();
+    const unpacking = unpackLayer(file, target, { mediaType: GZ, expectedDiffId: diffIdOf(tar), growingSize: gz.length, stallMs: 30_000 });
+    await sleep(50);
+    await rm(file);
+    await expect(unpacking).rejects.toThrow(/was deleted/);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(readdirSync(parent)).toEqual([]);
   });
 });
 

@@ -25,6 +25,10 @@ export interface UnpackOptions {
   os?: Pick<StorageOs, 'mknod' | 'setXattr'>;
   /** Names the blob in errors (default: its path, or the expected diffID). */
   label?: string;
+  /** The blob is still being downloaded: read it as it grows, up to this many bytes. */
+  growingSize?: number;
+  /** With growingSize: how long the blob may stay without a new byte. */
+  stallMs?: number;
 }
 
 export interface UnpackResult {
@@ -82,7 +86,7 @@ async function unpackFrom(fh: FileHandle, target: string, opts: UnpackOptions, l
   let current: string | undefined;
   let entries = 0;
   try {
-    dec = await openDecompressed(fh, `layer ${label}`, decode);
+    dec = await openDecompressed(fh, `layer ${label}`, { ...decode, growingSize: opts.growingSize, stallMs: opts.stallMs });
     for await (const entry of readTar(measure(dec.stream, hash, counted, maxBytes), { maxEntryBytes: maxBytes })) {
       current = entry.header.name;
       if (++entries > maxEntries) throw new ResourceExhaustedError(`more than ${maxEntries} entries`);

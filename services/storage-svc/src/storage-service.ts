@@ -33,6 +33,9 @@ export interface LayerInput {
   mediaType: string;
   /** Absolute path of the blob under contentRoot. */
   path: string;
+  /** Still being downloaded into `path`, to `size` bytes: unpacked as it arrives. */
+  growing?: boolean;
+  size?: number;
 }
 
 export interface EnsuredLayer {
@@ -100,6 +103,7 @@ export class StorageService {
       parseDiffId(l.diffId);
       if (!DIGEST.test(l.digest)) throw new InvalidArgumentError(`invalid blob digest ${JSON.stringify(l.digest)}`);
       if (!isAbsolute(l.path)) throw new InvalidArgumentError(`blob path ${JSON.stringify(l.path)} must be absolute`);
+      if (l.growing && !(Number.isSafeInteger(l.size) && l.size! > 0)) throw new InvalidArgumentError(`growing blob ${l.digest} needs its size`);
     }
     return this.gcLock.withShared(async () => {
       // Layers are independent (overlay stacks them at mount time): unpack a few at once,
@@ -112,6 +116,7 @@ export class StorageService {
             digest: l.digest,
             label: `${l.digest} (diffID ${l.diffId})`,
             open: () => this.openBlob(l.path),
+            growingSize: l.growing ? l.size : undefined,
           }),
         );
         out[i] = { diffId: record.diffId, size: record.size, created };

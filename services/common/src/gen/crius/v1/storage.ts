@@ -27,6 +27,13 @@ export interface LayerBlob {
   mediaType: string;
   /** Absolute path of the blob under the content store root. */
   path: string;
+  /**
+   * The blob is still arriving at `path` (image-svc's download in progress): read it as
+   * it grows, until it holds `size` bytes. A file that stops growing fails the unpack.
+   */
+  growing: boolean;
+  /** Size of the blob in bytes; required when growing. */
+  size: bigint;
 }
 
 export interface EnsureLayersRequest {
@@ -99,7 +106,7 @@ export interface ReconcileRootfsResponse {
 }
 
 function createBaseLayerBlob(): LayerBlob {
-  return { digest: "", diffId: "", mediaType: "", path: "" };
+  return { digest: "", diffId: "", mediaType: "", path: "", growing: false, size: 0n };
 }
 
 export const LayerBlob: MessageFns<LayerBlob> = {
@@ -115,6 +122,15 @@ export const LayerBlob: MessageFns<LayerBlob> = {
     }
     if (message.path !== "") {
       writer.uint32(34).string(message.path);
+    }
+    if (message.growing !== false) {
+      writer.uint32(40).bool(message.growing);
+    }
+    if (message.size !== 0n) {
+      if (BigInt.asIntN(64, message.size) !== message.size) {
+        throw new globalThis.Error("value provided for field message.size of type int64 too large");
+      }
+      writer.uint32(48).int64(message.size);
     }
     return writer;
   },
@@ -164,6 +180,22 @@ export const LayerBlob: MessageFns<LayerBlob> = {
             message.path = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.growing = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.size = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -190,6 +222,8 @@ export const LayerBlob: MessageFns<LayerBlob> = {
         ? globalThis.String(object.media_type)
         : "",
       path: isSet(object.path) ? globalThis.String(object.path) : "",
+      growing: isSet(object.growing) ? globalThis.Boolean(object.growing) : false,
+      size: isSet(object.size) ? BigInt(object.size) : 0n,
     };
   },
 
@@ -207,6 +241,12 @@ export const LayerBlob: MessageFns<LayerBlob> = {
     if (message.path !== "") {
       obj.path = message.path;
     }
+    if (message.growing !== false) {
+      obj.growing = message.growing;
+    }
+    if (message.size !== 0n) {
+      obj.size = message.size.toString();
+    }
     return obj;
   },
 
@@ -219,6 +259,8 @@ export const LayerBlob: MessageFns<LayerBlob> = {
     message.diffId = object.diffId ?? "";
     message.mediaType = object.mediaType ?? "";
     message.path = object.path ?? "";
+    message.growing = object.growing ?? false;
+    message.size = (object.size !== undefined && object.size !== null) ? BigInt(object.size) : 0n;
     return message;
   },
 };

@@ -112,14 +112,25 @@ export async function* readGrowing(fh: FileHandle, start: number, size: number, 
   let pos = start;
   let idle = 0;
   let delay = 1;
+  // One read buffer, replaced only when it is handed on: a reader that catches up with the
+  // download reads little or nothing at a time, and a fresh MiB per read made external
+  // memory churn (and major GCs) many times the blob's size.
+  let buf: Buffer | undefined;
   while (pos < size) {
-    const buf = Buffer.allocUnsafe(Math.min(READ_CHUNK, size - pos));
-    const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+    buf ??= Buffer.allocUnsafe(READ_CHUNK);
+    const want = Math.min(buf.length, size - pos);
+    const { bytesRead } = await fh.read(buf, 0, want, pos);
     if (bytesRead > 0) {
       pos += bytesRead;
       idle = 0;
       delay = 1;
-      yield buf.subarray(0, bytesRead);
+      if (bytesRead >= buf.length >> 2) {
+        const full = buf.subarray(0, bytesRead);
+        buf = undefined;
+        yield full;
+      } else {
+        yield Buffer.from(buf.subarray(0, bytesRead)); // a small copy; the buffer stays for the next read
+      }
       continue;
     }
     if ((await fh.stat()).nlink === 0) throw new UnavailableError(`blob was deleted at ${pos} of ${size} bytes (its download was abandoned)`);

@@ -25,7 +25,7 @@ beforeAll(async () => {
   s = await startStack();
   client = rawClient(s.config.api.listen);
   nc = await connectBus({ address: s.config.bus.address, user: 'launcher', credentialsDir: credentialsDir(s.config), reconnect: false });
-  bus = new BusClient(nc, { user: 'launcher' });
+  bus = new BusClient(nc);
   archive = path.join(s.dir, 'demo.tar');
   built = await buildBusyboxLayout(archive);
 });

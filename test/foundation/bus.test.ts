@@ -16,6 +16,7 @@ import {
   eventSubject,
   type HandlerContext,
 } from '@crius/common';
+import { headers } from 'nats';
 import { HealthRequest, HealthResponse } from '@crius/common/proto/health';
 import { startNats, type TestNats } from '../harness/nats.js';
 
@@ -44,10 +45,22 @@ beforeAll(async () => {
       Three: stream(HealthRequest, HealthResponse, async function* () {
         for (let pid = 1; pid <= 3; pid++) yield HealthResponse.fromPartial({ pid });
       }),
+      Nothing: stream(HealthRequest, HealthResponse, async function* () {}),
+      EmptyItem: stream(HealthRequest, HealthResponse, async function* () {
+        yield HealthResponse.fromPartial({}); // encodes to zero bytes, still an item
+      }),
+      BreaksAtTwo: stream(HealthRequest, HealthResponse, async function* () {
+        yield HealthResponse.fromPartial({ pid: 1 });
+        yield HealthResponse.fromPartial({ pid: 2 });
+        throw new NotFoundError('sandbox "p1" vanished mid-list');
+      }),
+      Many: stream(HealthRequest, HealthResponse, async function* () {
+        for (let pid = 1; pid <= 50; pid++) yield HealthResponse.fromPartial({ pid });
+      }),
     },
     unimplemented: ['NotYet'],
   });
-  gateway = new BusClient(await nats.connect('gateway'), { user: 'gateway' });
+  gateway = new BusClient(await nats.connect('gateway'));
 });
 afterAll(async () => nats?.stop());
 
@@ -91,26 +104,58 @@ describe('request/reply', () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
-  it('streams replies until the end marker', async () => {
+  const collect = async (method: string) => {
     const pids: number[] = [];
-    for await (const chunk of gateway.requestStreamRaw('runtime', 'Three', HealthRequest.encode({} as HealthRequest).finish())) {
+    for await (const chunk of gateway.requestStreamRaw('runtime', method, HealthRequest.encode({} as HealthRequest).finish())) {
       pids.push(HealthResponse.decode(chunk).pid);
     }
-    expect(pids).toEqual([1, 2, 3]);
+    return pids;
+  };
+
+  it('streams every item, one request per item, each answered once (allow_responses max 1)', async () => {
+    expect(await collect('Three')).toEqual([1, 2, 3]);
+    expect(await collect('Many')).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+  });
+
+  it('streams nothing for an empty stream, and an item that encodes to no bytes', async () => {
+    expect(await collect('Nothing')).toEqual([]);
+    expect(await collect('EmptyItem')).toEqual([0]);
+  });
+
+  it('ends a stream that fails part way with its error code', async () => {
+    const seenPids: number[] = [];
+    const err = await (async () => {
+      for await (const chunk of gateway.requestStreamRaw('runtime', 'BreaksAtTwo', new Uint8Array())) seenPids.push(HealthResponse.decode(chunk).pid);
+    })().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NotFoundError);
+    expect((err as Error).message).toContain('vanished mid-list');
+    expect(seenPids).toEqual([1]); // the item after 2 is fetched before 2 is sent, so 2 goes with the error
+  });
+
+  it('refuses a request for the next item of a stream that is not open', async () => {
+    const nc = await nats.connect('gateway');
+    const first = await nc.request('crius.v1.runtime.Three', new Uint8Array(), { timeout: 2000 });
+    const next = first.headers!.get('Crius-Stream-Next');
+    expect(next).toMatch(/^crius\.v1\.runtime\._next\./);
+    const h = headers();
+    h.set('Crius-Stream-Id', 'no-such-stream');
+    const reply = await nc.request(next, new Uint8Array(), { timeout: 2000, headers: h });
+    expect(Number(reply.headers!.get('Nats-Service-Error-Code'))).toBe(Code.NOT_FOUND);
+    await nc.close();
   });
 });
 
 describe('permissions', () => {
   it('image-svc may not call runtime-svc methods', async () => {
     const before = seen.length;
-    const image = new BusClient(await nats.connect('image'), { user: 'image' });
+    const image = new BusClient(await nats.connect('image'));
     const err = await image.call('runtime', 'Echo', HealthRequest, HealthResponse, {}, { deadline: Date.now() + 1000 }).catch((e) => e);
     expect(err).toBeInstanceOf(Error);
     expect(seen.length).toBe(before);
   });
 
   it('runtime-svc may call image-svc subjects (its declared dependency)', async () => {
-    const runtime = new BusClient(await nats.connect('runtime'), { user: 'runtime' });
+    const runtime = new BusClient(await nats.connect('runtime'));
     // Nobody serves image here, so the server lets the request through and answers "no responders".
     const err = await runtime.call('image', 'Health', HealthRequest, HealthResponse, {}).catch((e) => e);
     expect(err).toBeInstanceOf(UnavailableError);

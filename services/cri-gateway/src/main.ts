@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const config = loadConfig(values.config);
   const log = createLogger('cri-gateway', config.log.level);
   const nc = await connectBus({ address: config.bus.address, user: 'gateway', credentialsDir: credentialsDir(config), name: 'cri-gateway' });
-  const bus = new BusClient(nc, { defaultTimeoutMs: config.bus.request_timeout * 1000, user: 'gateway' });
+  const bus = new BusClient(nc, { defaultTimeoutMs: config.bus.request_timeout * 1000 });
   const streaming = new StreamingServer({ backend: new BusStreamingBackend(bus), ...listenAddress(config.api.streaming_address), log: log.child({ component: 'streaming' }) });
   await streaming.start();
   const server = buildServer({ bus, config, log, runtimeVersion: GATEWAY_VERSION, streaming });

@@ -56,7 +56,7 @@ async function importDemoImage(cfg: CriusConfig, stack: Stack): Promise<void> {
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, 'crius-demo-busybox.tar');
   await buildBusyboxLayout(file);
-  const bus = new BusClient(stack.bus(), { user: 'launcher' });
+  const bus = new BusClient(stack.bus());
   await bus.call('image', 'ImportImage', ImportImageRequest, ImportImageResponse, { path: file, name: '' }, { deadline: Date.now() + 60_000 });
 }
 

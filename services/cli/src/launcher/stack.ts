@@ -86,7 +86,7 @@ export class Stack {
   /** Health of one service through the bus, or the error text. */
   async health(service: ServiceName, timeoutMs = 2000): Promise<HealthResponse> {
     if (!this.launcherBus) throw new Error('stack is not started');
-    const bus = new BusClient(this.launcherBus, { user: 'launcher' });
+    const bus = new BusClient(this.launcherBus);
     return bus.call(service, 'Health', HealthRequest, HealthResponse, {}, { deadline: Date.now() + timeoutMs });
   }
 

@@ -2,7 +2,7 @@
 // Turns bus failures into the crius error set: no responders → Unavailable
 // naming the service, timeout → DeadlineExceeded, error headers → the error
 // the service threw.
-import { createInbox, headers as natsHeaders, ErrorCode, type NatsConnection, type Msg, type MsgHdrs } from 'nats';
+import { headers as natsHeaders, ErrorCode, type NatsConnection, type Msg, type MsgHdrs } from 'nats';
 import {
   CriusError,
   DeadlineExceededError,
@@ -16,9 +16,11 @@ import {
   ERROR_CODE_HEADER,
   ERROR_MESSAGE_HEADER,
   REQUEST_ID_HEADER,
-  STREAM_END_HEADER,
+  STREAM_ID_HEADER,
+  STREAM_NEXT_HEADER,
+  STREAM_STATE_HEADER,
 } from './headers.js';
-import { eventSubject, inboxPrefix, processName, requestSubject, type BusUser, type EventKind, type ServiceName } from './subjects.js';
+import { eventSubject, processName, requestSubject, type EventKind, type ServiceName } from './subjects.js';
 
 export interface CallOptions {
   /** Absolute deadline (epoch ms); when absent the client's default timeout applies. */
@@ -29,39 +31,23 @@ export interface CallOptions {
 export interface BusClientOptions {
   /** Timeout for calls that carry no deadline. */
   defaultTimeoutMs?: number;
-  /**
-   * The bus user the connection logged in as (connectBus): streamed replies come to an
-   * inbox under that user's prefix, the only inboxes its permissions let it read.
-   * Without it, NATS's default prefix.
-   */
-  user?: BusUser;
 }
 
 const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 
 export class BusClient {
   private readonly defaultTimeoutMs: number;
-  private readonly inboxPrefix?: string;
 
   constructor(
     readonly nc: NatsConnection,
     options: BusClientOptions = {},
   ) {
     this.defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.inboxPrefix = options.user ? inboxPrefix(options.user) : undefined;
   }
 
   /** Send raw bytes, get raw bytes; the gateway uses this to forward CRI calls unchanged. */
   async requestRaw(service: ServiceName, method: string, payload: Uint8Array, opts: CallOptions = {}): Promise<Uint8Array> {
-    const { timeout, hdrs } = this.prepare(opts);
-    const subject = requestSubject(service, method);
-    let reply: Msg;
-    try {
-      reply = await this.nc.request(subject, payload, { timeout, headers: hdrs });
-    } catch (err) {
-      throw busFailure(err, service, method, timeout);
-    }
-    throwIfError(reply.headers);
+    const reply = await this.requestMsg(service, method, requestSubject(service, method), payload, opts);
     return reply.data;
   }
 
@@ -78,8 +64,10 @@ export class BusClient {
   }
 
   /**
-   * A request whose reply is a stream of messages, ended by a message with the
-   * stream-end header. Each message must arrive within the timeout of the last.
+   * A request whose reply is a stream of items. The service answers each request once:
+   * with an item and, while more follow, where to ask for the next (see server.ts), so
+   * each item is one request/reply, each within the caller's deadline (or the default
+   * timeout per item when there is none).
    */
   async *requestStreamRaw(
     service: ServiceName,
@@ -87,24 +75,34 @@ export class BusClient {
     payload: Uint8Array,
     opts: CallOptions = {},
   ): AsyncGenerator<Uint8Array> {
-    const { timeout, hdrs } = this.prepare(opts);
-    const inbox = createInbox(this.inboxPrefix);
-    const sub = this.nc.subscribe(inbox, { timeout });
-    try {
-      this.nc.publish(requestSubject(service, method), payload, { reply: inbox, headers: hdrs });
-      for await (const msg of sub) {
-        if (msg.headers && msg.headers.code === 503) {
-          throw new UnavailableError(`${processName(service)} is not running (no responder for ${method})`);
-        }
-        throwIfError(msg.headers);
-        if (msg.headers?.get(STREAM_END_HEADER)) return;
-        yield msg.data;
+    let reply = await this.requestMsg(service, method, requestSubject(service, method), payload, opts);
+    for (;;) {
+      const state = reply.headers?.get(STREAM_STATE_HEADER);
+      if (state !== 'more' && state !== 'last' && state !== 'none') {
+        throw new InternalError(`${processName(service)} answered ${method} without a stream state (is it an older version?)`);
       }
+      if (state === 'none') return;
+      yield reply.data;
+      if (state === 'last') return;
+      const next = reply.headers?.get(STREAM_NEXT_HEADER) ?? '';
+      reply = await this.requestMsg(service, method, next, new Uint8Array(), opts, { [STREAM_ID_HEADER]: reply.headers?.get(STREAM_ID_HEADER) ?? '' });
+    }
+  }
+
+  /** One request/reply with the crius headers; bus failures and error replies thrown as crius errors. */
+  private async requestMsg(
+    service: ServiceName, method: string, subject: string, payload: Uint8Array, opts: CallOptions, extra: Record<string, string> = {},
+  ): Promise<Msg> {
+    const { timeout, hdrs } = this.prepare(opts);
+    for (const [k, v] of Object.entries(extra)) hdrs.set(k, v);
+    let reply: Msg;
+    try {
+      reply = await this.nc.request(subject, payload, { timeout, headers: hdrs });
     } catch (err) {
       throw busFailure(err, service, method, timeout);
-    } finally {
-      sub.unsubscribe();
     }
+    throwIfError(reply.headers);
+    return reply;
   }
 
   publishEvent<T>(kind: EventKind, id: string, codec: MessageCodec<T>, event: T): void {

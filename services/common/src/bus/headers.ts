@@ -7,5 +7,12 @@ export { ServiceErrorCodeHeader as ERROR_CODE_HEADER, ServiceErrorHeader as ERRO
 export const DEADLINE_HEADER = 'Crius-Deadline';
 /** The gateway's request id, so one call can be followed across processes. */
 export const REQUEST_ID_HEADER = 'Crius-Request-Id';
-/** Marks the last message of a streamed reply. */
-export const STREAM_END_HEADER = 'Crius-Stream-End';
+/**
+ * On each reply of a streamed call: "more" (an item; ask STREAM_NEXT_HEADER for the next),
+ * "last" (the final item) or "none" (the stream had no item).
+ */
+export const STREAM_STATE_HEADER = 'Crius-Stream';
+/** With "more": the subject to request the next item on (the serving instance's own). */
+export const STREAM_NEXT_HEADER = 'Crius-Stream-Next';
+/** With "more", and on every request for the next item: which stream. */
+export const STREAM_ID_HEADER = 'Crius-Stream-Id';

@@ -66,6 +66,9 @@ export function permissionsFor(user: BusUser): UserPermissions {
   return { publish, subscribe, responder: isService(user) };
 }
 
+/** How long a responder may take to answer one request (longer than any bus call may run). */
+export const RESPONSE_PERMISSION_EXPIRY = '1h';
+
 export interface BusCredential {
   user: BusUser;
   password: string;
@@ -88,8 +91,10 @@ export function natsServerConfig(opts: NatsServerConfigOptions): string {
       permissions: {
         publish: { allow: p.publish.length ? p.publish : ['_crius_nothing_'] },
         subscribe: { allow: p.subscribe },
-        // Streamed replies send many messages to one reply subject.
-        ...(p.responder ? { allow_responses: { max: 100000, expires: '10m' } } : {}),
+        // One reply per request (streams too: see bus/server.ts), so nats-server drops each
+        // reply permission as soon as it is used. The expiry only bounds requests never
+        // answered; it outlasts the longest call (bus.request_timeout).
+        ...(p.responder ? { allow_responses: { max: 1, expires: RESPONSE_PERMISSION_EXPIRY } } : {}),
       },
     };
   });

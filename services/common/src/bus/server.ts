@@ -2,11 +2,27 @@
 // = the service name, discovery via $SRV.*). Every handler is awaited inside
 // one try/catch, so a thrown or rejected error always becomes an error reply
 // with a gRPC code, never silence. Deadlines and request ids come from headers.
-import { headers as natsHeaders, type NatsConnection, type Service, type ServiceMsg } from 'nats';
+//
+// Every request gets exactly one reply, streams included: a streamed method
+// answers with its first item and, while more follow, the subject of this
+// instance on which the caller asks for the next one (one request per item).
+// So nats-server lets a responder answer each request once (allow_responses
+// max 1) and forgets the permission at once; with "many replies per request"
+// it kept one entry per request for its whole expiry and rescanned them all on
+// every new request once there were 4096.
+import { headers as natsHeaders, nuid, type Msg, type MsgHdrs, type NatsConnection, type Service, type ServiceMsg } from 'nats';
 import type { Logger } from 'pino';
-import { DeadlineExceededError, UnimplementedError, toCriusError } from '../errors.js';
+import { DeadlineExceededError, NotFoundError, UnimplementedError, toCriusError, type CriusError } from '../errors.js';
 import { encode, type MessageCodec } from './codec.js';
-import { DEADLINE_HEADER, REQUEST_ID_HEADER, STREAM_END_HEADER } from './headers.js';
+import {
+  DEADLINE_HEADER,
+  ERROR_CODE_HEADER,
+  ERROR_MESSAGE_HEADER,
+  REQUEST_ID_HEADER,
+  STREAM_ID_HEADER,
+  STREAM_NEXT_HEADER,
+  STREAM_STATE_HEADER,
+} from './headers.js';
 import { SUBJECT_ROOT, isReadMethod, processName, type ServiceName } from './subjects.js';
 
 export interface HandlerContext {
@@ -66,11 +82,12 @@ export async function serveBus(nc: NatsConnection, opts: ServeOptions): Promise<
     queue: opts.service,
     description: `crius ${processName(opts.service)}`,
   });
+  const streams = new OpenStreams(nc, opts.service);
   const group = srv.addGroup(`${SUBJECT_ROOT}.${opts.service}`);
   for (const [method, endpoint] of Object.entries(opts.endpoints)) {
     group.addEndpoint(method, (err, msg) => {
       if (err) return;
-      void dispatch(msg, method, endpoint, opts);
+      void dispatch(msg, method, endpoint, opts, streams);
     });
   }
   for (const method of opts.unimplemented ?? []) {
@@ -81,10 +98,11 @@ export async function serveBus(nc: NatsConnection, opts: ServeOptions): Promise<
       msg.respondError(e.code, e.message);
     });
   }
+  void srv.stopped.then(() => streams.closeAll());
   return srv;
 }
 
-async function dispatch(msg: ServiceMsg, method: string, endpoint: BusEndpoint, opts: ServeOptions): Promise<void> {
+async function dispatch(msg: ServiceMsg, method: string, endpoint: BusEndpoint, opts: ServeOptions, streams: OpenStreams): Promise<void> {
   const requestId = msg.headers?.get(REQUEST_ID_HEADER) || '';
   const deadlineText = msg.headers?.get(DEADLINE_HEADER);
   const deadline = deadlineText ? Number(deadlineText) : undefined;
@@ -93,6 +111,17 @@ async function dispatch(msg: ServiceMsg, method: string, endpoint: BusEndpoint, 
   const controller = new AbortController();
   const timer = deadline !== undefined ? setTimeout(() => controller.abort(), Math.max(0, deadline - Date.now())) : undefined;
   const started = performance.now();
+  const finish = (err?: unknown) => {
+    if (timer) clearTimeout(timer);
+    if (err !== undefined) {
+      const e = toCriusError(err);
+      logger().warn({ code: e.code, err: e.message, cause: causeText(err) }, 'failed');
+      return;
+    }
+    const ms = +(performance.now() - started).toFixed(3);
+    if (!isReadMethod(method)) logger().info({ ms }, 'served');
+    else if (opts.log.isLevelEnabled('debug')) logger().debug({ ms }, 'served');
+  };
   try {
     if (deadline !== undefined && deadline <= Date.now()) {
       throw new DeadlineExceededError(`${method}: caller's deadline passed before ${processName(opts.service)} got the request`);
@@ -111,22 +140,133 @@ async function dispatch(msg: ServiceMsg, method: string, endpoint: BusEndpoint, 
       // The caller has given up (its own timer fires at the same moment): say so, never a late success.
       if (controller.signal.aborted) throw new DeadlineExceededError(`${method}: finished after the caller's deadline`);
       msg.respond(encode(endpoint.res, response));
+      finish();
     } else {
-      for await (const item of endpoint.handle(request, ctx)) msg.respond(encode(endpoint.res, item));
-      const end = natsHeaders();
-      end.set(STREAM_END_HEADER, '1');
-      msg.respond(new Uint8Array(), { headers: end });
+      await streams.start(msg, encodeAll(endpoint.handle(request, ctx), endpoint.res), finish);
     }
-    const ms = +(performance.now() - started).toFixed(3);
-    if (!isReadMethod(method)) logger().info({ ms }, 'served');
-    else if (opts.log.isLevelEnabled('debug')) logger().debug({ ms }, 'served');
   } catch (err) {
     const e = toCriusError(err);
-    logger().warn({ code: e.code, err: e.message, cause: causeText(err) }, 'failed');
     msg.respondError(e.code, e.message);
-  } finally {
-    if (timer) clearTimeout(timer);
+    finish(err);
   }
+}
+
+async function* encodeAll<T>(items: AsyncIterable<T>, codec: MessageCodec<T>): AsyncGenerator<Uint8Array> {
+  for await (const item of items) yield encode(codec, item);
+}
+
+interface OpenStream {
+  items: AsyncIterator<Uint8Array>;
+  /** The item the caller gets next (fetched one ahead, so the reply can say it is the last). */
+  pending: Uint8Array;
+  idle: NodeJS.Timeout;
+  finish(err?: unknown): void;
+}
+
+/**
+ * The streams this instance is serving, each waiting for its caller to ask for the next
+ * item on this instance's own subject (not the queue group: the state lives here). A
+ * stream nobody asks for within `idleMs` is closed.
+ */
+class OpenStreams {
+  private readonly open = new Map<string, OpenStream>();
+  readonly subject: string;
+
+  constructor(
+    nc: NatsConnection,
+    service: ServiceName,
+    private readonly idleMs = 30_000,
+  ) {
+    this.subject = `${SUBJECT_ROOT}.${service}.${NEXT_ITEM_TOKEN}.${nuid.next()}`;
+    nc.subscribe(this.subject, {
+      callback: (err, msg) => {
+        if (!err) void this.next(msg);
+      },
+    });
+  }
+
+  /** Replies to the stream request with its first item (or "none"); errors propagate to dispatch. */
+  async start(msg: ServiceMsg, items: AsyncIterator<Uint8Array>, finish: (err?: unknown) => void): Promise<void> {
+    const first = await items.next();
+    if (first.done) {
+      msg.respond(new Uint8Array(), { headers: streamHeaders('none') });
+      finish();
+      return;
+    }
+    const id = nuid.next();
+    const s: OpenStream = { items, pending: first.value, idle: this.idleTimer(id), finish };
+    this.open.set(id, s);
+    await this.reply(msg, id, s);
+  }
+
+  closeAll(): void {
+    for (const id of [...this.open.keys()]) this.close(id, new Error('service stopping'));
+  }
+
+  private async next(msg: Msg): Promise<void> {
+    const id = msg.headers?.get(STREAM_ID_HEADER) ?? '';
+    const s = this.open.get(id);
+    if (!s) {
+      respondWithError(msg, new NotFoundError(`stream ${JSON.stringify(id)} is not open here (finished, or idle for ${this.idleMs} ms)`));
+      return;
+    }
+    clearTimeout(s.idle);
+    s.idle = this.idleTimer(id);
+    await this.reply(msg, id, s);
+  }
+
+  /** Sends the pending item, saying whether another follows (fetching it first). */
+  private async reply(msg: Pick<Msg, 'respond'>, id: string, s: OpenStream): Promise<void> {
+    const item = s.pending;
+    let following: IteratorResult<Uint8Array>;
+    try {
+      following = await s.items.next();
+    } catch (err) {
+      this.close(id, err);
+      respondWithError(msg, toCriusError(err));
+      return;
+    }
+    if (following.done) {
+      this.close(id);
+      msg.respond(item, { headers: streamHeaders('last') });
+      return;
+    }
+    s.pending = following.value;
+    const h = streamHeaders('more');
+    h.set(STREAM_NEXT_HEADER, this.subject);
+    h.set(STREAM_ID_HEADER, id);
+    msg.respond(item, { headers: h });
+  }
+
+  private idleTimer(id: string): NodeJS.Timeout {
+    return setTimeout(() => this.close(id, new DeadlineExceededError(`stream idle for ${this.idleMs} ms: its caller stopped asking`)), this.idleMs);
+  }
+
+  private close(id: string, err?: unknown): void {
+    const s = this.open.get(id);
+    if (!s) return;
+    this.open.delete(id);
+    clearTimeout(s.idle);
+    if (err !== undefined) void s.items.return?.(undefined)?.catch(() => undefined);
+    s.finish(err);
+  }
+}
+
+/** The subject token of "next item" requests: not a method name (those are capitalised). */
+export const NEXT_ITEM_TOKEN = '_next';
+
+function streamHeaders(state: 'more' | 'last' | 'none'): MsgHdrs {
+  const h = natsHeaders();
+  h.set(STREAM_STATE_HEADER, state);
+  return h;
+}
+
+/** An error reply on a plain subscription, in the same headers the service framework uses. */
+function respondWithError(msg: Pick<Msg, 'respond'>, e: CriusError): void {
+  const h = natsHeaders();
+  h.set(ERROR_CODE_HEADER, String(e.code));
+  h.set(ERROR_MESSAGE_HEADER, e.message);
+  msg.respond(new Uint8Array(), { headers: h });
 }
 
 function causeText(err: unknown): string | undefined {

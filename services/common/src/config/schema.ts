@@ -58,7 +58,7 @@ export const SCHEMA = {
       address: str('127.0.0.1:4229', 'host:port of nats-server (loopback only).'),
       server_binary: str('nats-server', 'nats-server program the launcher starts.'),
       credentials_dir: str('', 'Directory of per-service bus credentials; empty means <run_root>/bus.'),
-      request_timeout: num(600, 'Timeout in seconds of a bus call whose caller set no deadline.', { min: 1 }),
+      request_timeout: num(600, 'Timeout in seconds of a bus call whose caller set no deadline (at most an hour: nats-server lets a service answer a request for that long).', { min: 1, max: 3600 }),
     },
   },
   runtime: {

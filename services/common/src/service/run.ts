@@ -50,7 +50,7 @@ export async function runService(def: ServiceDefinition, argv = process.argv.sli
     credentialsDir: credentialsDir(config),
     name: processName(def.name),
   });
-  const bus = new BusClient(nc, { defaultTimeoutMs: config.bus.request_timeout * 1000, user: def.name });
+  const bus = new BusClient(nc, { defaultTimeoutMs: config.bus.request_timeout * 1000 });
   const running = await def.start({ config, log, bus, nc, dirs: serviceDirs(config, def.name) });
 
   const health = unary(HealthRequest, HealthResponse, async () =>

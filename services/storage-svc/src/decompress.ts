@@ -86,6 +86,7 @@ export async function openDecompressed(fh: FileHandle, what: string, opts: Decom
 
 const READ_CHUNK = 1 << 20;
 const DEFAULT_STALL_MS = 10_000;
+const CATCH_UP_WAIT_MS = 5;
 
 async function readPrefix(fh: FileHandle, n: number): Promise<Buffer> {
   const head = Buffer.alloc(n);
@@ -130,6 +131,9 @@ export async function* readGrowing(fh: FileHandle, start: number, size: number, 
         yield full;
       } else {
         yield Buffer.from(buf.subarray(0, bytesRead)); // a small copy; the buffer stays for the next read
+        // Caught up with the writer: let it get ahead before reading again, so reads stay
+        // large (each one is a thread-pool round trip) at the cost of a few ms at the end.
+        if (pos < size) await new Promise((r) => setTimeout(r, CATCH_UP_WAIT_MS));
       }
       continue;
     }

@@ -223,7 +223,8 @@ export class Puller {
         await client.fetchBlob(this.options.store, layer, { onBytes: report, onOpen });
         report(layer.size, true);
         const unpacking = (async () => {
-          const outcome = early ? await early : { err: 'not started' };
+          // No early hand-off when the blob was already stored or another pull downloaded it.
+          const outcome = early ? await early : { err: 'no early hand-off' };
           if (outcome.err === undefined) return;
           // A layer storage refuses is refused again; anything else (the partial file stopped
           // growing, was replaced, was committed before storage opened it) gets the stored blob.

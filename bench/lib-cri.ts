@@ -4,6 +4,7 @@
 import { credentials, type CallOptions, type ClientUnaryCall, type Metadata, type ServiceError } from '@grpc/grpc-js';
 import { Metadata as GrpcMetadata } from '@grpc/grpc-js';
 import * as api from '@crius/common/cri';
+import { ImageServiceClient, RuntimeServiceClient } from '@crius/common/cri-grpc';
 
 const RUNTIME_METHODS = [
   'version',
@@ -31,9 +32,9 @@ type Callback<R> = (error: ServiceError | null, response: R) => void;
 // The last overload of each generated method is (request, metadata, options, callback).
 type Unary<F> = F extends (req: infer Q, md: Metadata, opts: Partial<CallOptions>, cb: Callback<infer R>) => ClientUnaryCall ? { req: Q; res: R } : never;
 type Sig<M extends CriMethodName> = M extends RuntimeMethod
-  ? Unary<api.RuntimeServiceClient[M]>
+  ? Unary<RuntimeServiceClient[M]>
   : M extends ImageMethod
-    ? Unary<api.ImageServiceClient[M]>
+    ? Unary<ImageServiceClient[M]>
     : never;
 export type CriRequest<M extends CriMethodName> = api.DeepPartial<Sig<M>['req']>;
 export type CriResponse<M extends CriMethodName> = Sig<M>['res'];
@@ -49,8 +50,8 @@ export function rpcName(method: CriMethodName): string {
 export class CriDriver {
   /** Milliseconds per completed call, keyed by RPC name; failed calls are not recorded. */
   readonly timings = new Map<string, number[]>();
-  private readonly runtime: api.RuntimeServiceClient;
-  private readonly image: api.ImageServiceClient;
+  private readonly runtime: RuntimeServiceClient;
+  private readonly image: ImageServiceClient;
 
   constructor(
     readonly socket: string,
@@ -59,8 +60,8 @@ export class CriDriver {
     const target = `unix://${socket}`;
     // Unlimited message size both ways: list replies with many pods must not be the bottleneck.
     const opts = { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 };
-    this.runtime = new api.RuntimeServiceClient(target, credentials.createInsecure(), opts);
-    this.image = new api.ImageServiceClient(target, credentials.createInsecure(), opts);
+    this.runtime = new RuntimeServiceClient(target, credentials.createInsecure(), opts);
+    this.image = new ImageServiceClient(target, credentials.createInsecure(), opts);
   }
 
   /** One unary CRI call with a partial request; rejects with the RPC, socket and gRPC details. */

@@ -12,7 +12,7 @@ import { Server, ServerCredentials, credentials } from '@grpc/grpc-js';
 import { connect } from 'nats';
 import { parseConfig, createLogger, connectBus, credentialsDir } from '@crius/common';
 import { HealthRequest } from '@crius/common/proto/health';
-import { RuntimeServiceService, RuntimeServiceClient } from '@crius/common/cri';
+import { RuntimeServiceService, RuntimeServiceClient } from '@crius/common/cri-grpc';
 import { Stack } from '../../services/cli/dist/launcher/stack.js';
 import { Runtime } from '../../services/runtime-svc/dist/runtime.js';
 import { summarize, timeCalls, fmt } from '../lib.mjs';

@@ -1,7 +1,7 @@
 // A CRI client for any endpoint (ours or another runtime's socket), with
 // promise-returning calls and one-line errors that name the endpoint.
 import { credentials, type CallOptions, type ServiceError, type Client } from '@grpc/grpc-js';
-import { ImageServiceClient, RuntimeServiceClient } from '@crius/common/cri';
+import { ImageServiceClient, RuntimeServiceClient } from '@crius/common/cri-grpc';
 
 export interface CriClient {
   runtime: RuntimeServiceClient;

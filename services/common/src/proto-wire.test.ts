@@ -3,7 +3,8 @@
 // wire type), decoded with our types, and our encoding is checked to give
 // the same tags back. A renumbered field in proto/ fails this test.
 import { describe, expect, it } from 'vitest';
-import { ContainerConfig, LinuxContainerSecurityContext, PodSandboxConfig, RuntimeServiceService, ImageServiceService } from './gen/cri/runtime/v1/api.js';
+import { ContainerConfig, LinuxContainerSecurityContext, PodSandboxConfig } from './gen/cri/runtime/v1/api.js';
+import { ImageServiceService, RuntimeServiceService } from './cri-grpc.js';
 
 const enc = new TextEncoder();
 

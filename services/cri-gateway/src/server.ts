@@ -4,7 +4,8 @@
 // PortForward) are the gateway's own (rpc/*.ts).
 import { Server, ServerCredentials, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, type UntypedServiceImplementation, type ServiceDefinition } from '@grpc/grpc-js';
 import { criMethods, type ServiceName, type BusClient, type CriMethodInfo, type CriusConfig, type Logger } from '@crius/common';
-import { ImageServiceService, RuntimeServiceService, StatusRequest, VersionResponse, StatusResponse } from '@crius/common/cri';
+import { StatusRequest, VersionResponse, StatusResponse } from '@crius/common/cri';
+import { ImageServiceService, RuntimeServiceService } from '@crius/common/cri-grpc';
 import { logOutcome, newContext, toServiceError, type CallContext } from './instrument.js';
 import { decodeAndValidate, forwardStream, forwardUnary, type Decoder } from './rpc/forward.js';
 import { containerEvents } from './rpc/get-container-events.js';

@@ -1,13 +1,11 @@
 // Which service owns which CRI method: the one routing table of crius. The
-// method list itself comes from the generated gRPC service definitions, so a
-// CRI method missing here is a compile error, not a silent gap.
-import { ImageServiceService, RuntimeServiceService } from '../gen/cri/runtime/v1/api.js';
+// method list itself comes from the generated service definitions, so a CRI
+// method missing here is a compile error, not a silent gap.
+import { ImageServiceDefinition, RuntimeServiceDefinition } from '../gen/cri/runtime/v1/api.js';
 import type { ServiceName } from './subjects.js';
 
-type Definitions = typeof RuntimeServiceService & typeof ImageServiceService;
-type PathOf<K extends keyof Definitions> = Definitions[K]['path'];
-type MethodFromPath<P> = P extends `/runtime.v1.${string}/${infer M}` ? M : never;
-export type CriMethod = { [K in keyof Definitions]: MethodFromPath<PathOf<K>> }[keyof Definitions];
+type Methods = (typeof RuntimeServiceDefinition)['methods'] & (typeof ImageServiceDefinition)['methods'];
+export type CriMethod = { [K in keyof Methods]: Methods[K]['name'] }[keyof Methods];
 
 /** 'gateway' = answered by the gateway itself (Version, Status, the event relay, streaming URLs). */
 export type Owner = ServiceName | 'gateway';
@@ -77,12 +75,12 @@ export interface CriMethodInfo {
 export function criMethods(): CriMethodInfo[] {
   const out: CriMethodInfo[] = [];
   const defs = [
-    ['RuntimeService', RuntimeServiceService],
-    ['ImageService', ImageServiceService],
+    ['RuntimeService', RuntimeServiceDefinition],
+    ['ImageService', ImageServiceDefinition],
   ] as const;
   for (const [service, def] of defs) {
-    for (const [key, m] of Object.entries(def)) {
-      const name = m.path.slice(m.path.lastIndexOf('/') + 1) as CriMethod;
+    for (const [key, m] of Object.entries(def.methods)) {
+      const name = m.name as CriMethod;
       out.push({ name, key, service, owner: CRI_ROUTES[name], serverStreaming: m.responseStream });
     }
   }

@@ -98,11 +98,6 @@ export class Puller {
     return this.leases.has(digest);
   }
 
-  /** diffIDs of the layers running pulls unpack. */
-  diffIdsInUse(): Iterable<string> {
-    return this.layerLeases.keys();
-  }
-
   private async pullOnce(label: string, ref: ImageReference, auth: AuthConfig | undefined, onProgress?: ProgressListener) {
     const held = new Set<string>();
     const hold = (digest: string) => {
@@ -111,14 +106,12 @@ export class Puller {
       this.leases.hold(digest);
     };
     let diffIds: string[] = [];
-    let unpackStarted = false;
     let failure: unknown;
     try {
       const { client, ref: found, manifest: top } = await this.options.resolver.resolve(ref, `pull ${label}`, auth);
       const fetched = await this.fetchMetadata(client, found, top.digest, top.bytes, top.contentType, hold);
       diffIds = fetched.config.diffIds;
       for (const diffId of diffIds) this.layerLeases.hold(diffId);
-      unpackStarted = true;
       await this.fetchAndUnpack(client, fetched, hold, onProgress);
       return await this.options.index.put(toRecord(fetched));
     } catch (err) {
@@ -131,7 +124,7 @@ export class Puller {
       // anything else leaves nothing behind.
       if (failure !== undefined && !(failure instanceof UnavailableError)) {
         await this.discard(held);
-        if (unpackStarted) await this.collectLayers().catch(() => undefined);
+        if (diffIds.length > 0) await this.collectLayers().catch(() => undefined); // layers may have been handed over
       }
     }
   }
@@ -224,11 +217,11 @@ export class Puller {
         report(layer.size, true);
         const unpacking = (async () => {
           // No early hand-off when the blob was already stored or another pull downloaded it.
-          const outcome = early ? await early : { err: 'no early hand-off' };
-          if (outcome.err === undefined) return;
+          const outcome = early ? await early : undefined;
+          if (outcome && outcome.err === undefined) return;
           // A layer storage refuses is refused again; anything else (the partial file stopped
           // growing, was replaced, was committed before storage opened it) gets the stored blob.
-          if (outcome.err instanceof InvalidArgumentError || outcome.err instanceof ResourceExhaustedError) throw outcome.err;
+          if (outcome?.err instanceof InvalidArgumentError || outcome?.err instanceof ResourceExhaustedError) throw outcome.err;
           await handOver(this.options.store.path(layer.digest), false);
         })();
         unpacks.push(unpacking.catch((err: unknown) => {

@@ -57,6 +57,13 @@ export interface DecompressOptions {
   stallMs?: number;
 }
 
+const READ_CHUNK = 1 << 20;
+const INFLATE_CHUNK = 1 << 18;
+const DEFAULT_STALL_MS = 10_000;
+const CATCH_UP_WAIT_MS = 5;
+/** Enough for the fixed gzip header plus a file name or comment of usual length. */
+const GZIP_HEADER_PROBE = 4096;
+
 /** `done` of a CRC-free gzip decode when the blob was not one gzip member (decode it again in full). */
 export class NotSingleGzipMember extends Error {}
 
@@ -84,9 +91,6 @@ export async function openDecompressed(fh: FileHandle, what: string, opts: Decom
   return zstdStream(file, what);
 }
 
-const READ_CHUNK = 1 << 20;
-const DEFAULT_STALL_MS = 10_000;
-const CATCH_UP_WAIT_MS = 5;
 
 async function readPrefix(fh: FileHandle, n: number): Promise<Buffer> {
   const head = Buffer.alloc(n);
@@ -109,7 +113,7 @@ async function readGrowingPrefix(fh: FileHandle, n: number, stallMs: number): Pr
  * byte) is waited for as it grows again; the diffID check catches any content that
  * differs from what was read before.
  */
-export async function* readGrowing(fh: FileHandle, start: number, size: number, stallMs: number): AsyncGenerator<Buffer> {
+async function* readGrowing(fh: FileHandle, start: number, size: number, stallMs: number): AsyncGenerator<Buffer> {
   let pos = start;
   let idle = 0;
   let delay = 1;
@@ -144,9 +148,6 @@ export async function* readGrowing(fh: FileHandle, start: number, size: number, 
     delay = Math.min(delay * 2, 25);
   }
 }
-const INFLATE_CHUNK = 1 << 18;
-/** Enough for the fixed gzip header plus a file name or comment of usual length. */
-const GZIP_HEADER_PROBE = 4096;
 const FHCRC = 0x02;
 const FEXTRA = 0x04;
 const FNAME = 0x08;

@@ -34,8 +34,6 @@ export interface LayerSource {
 
 export interface LayerStoreOptions {
   root: string;
-  /** How long a growing blob may stay without a new byte (default 10 s). */
-  growingStallMs?: number;
   maxLayerBytes?: number;
   allowDevices?: boolean;
   os?: Pick<StorageOs, 'mknod' | 'setXattr'>;
@@ -192,7 +190,6 @@ export class LayerStore {
           os: this.opts.os,
           label: source.label ?? diffId,
           growingSize: source.growingSize,
-          stallMs: this.opts.growingStallMs,
         });
         size = r.size;
       } finally {

@@ -16,11 +16,6 @@ import {
 } from '@grpc/grpc-js';
 import { ImageServiceDefinition, RuntimeServiceDefinition } from './gen/cri/runtime/v1/api.js';
 
-interface Codec<T> {
-  encode(message: T): { finish(): Uint8Array };
-  decode(input: Uint8Array): T;
-}
-
 /** Any generated message's functions (the message type itself does not matter here). */
 interface AnyCodec {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -72,8 +67,8 @@ type ClientConstructor<D extends GenericServiceDefinition> = new (
 export function grpcServiceDefinition<D extends GenericServiceDefinition>(def: D): ServiceDefinition & Record<keyof D['methods'], ServiceDefinition[string]> {
   const out: Record<string, ServiceDefinition[string]> = {};
   for (const [key, m] of Object.entries(def.methods)) {
-    const req = m.requestType as unknown as Codec<unknown>;
-    const res = m.responseType as unknown as Codec<unknown>;
+    const req = m.requestType;
+    const res = m.responseType;
     out[key] = {
       path: `/${def.fullName}/${m.name}`,
       requestStream: m.requestStream,

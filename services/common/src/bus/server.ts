@@ -155,6 +155,9 @@ async function* encodeAll<T>(items: AsyncIterable<T>, codec: MessageCodec<T>): A
   for await (const item of items) yield encode(codec, item);
 }
 
+/** The subject token of "next item" requests: not a method name (those are capitalised). */
+const NEXT_ITEM_TOKEN = '_next';
+
 interface OpenStream {
   items: AsyncIterator<Uint8Array>;
   /** The item the caller gets next (fetched one ahead, so the reply can say it is the last). */
@@ -251,9 +254,6 @@ class OpenStreams {
     s.finish(err);
   }
 }
-
-/** The subject token of "next item" requests: not a method name (those are capitalised). */
-export const NEXT_ITEM_TOKEN = '_next';
 
 function streamHeaders(state: 'more' | 'last' | 'none'): MsgHdrs {
   const h = natsHeaders();

@@ -1,20 +1,16 @@
 // The Prometheus endpoint: per-RPC latency and errors from the gateway,
 // service up/down, and monitor-svc's runtime metrics, in one scrape.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Client } from '@grpc/grpc-js';
-import { startStack, type TestStack } from '../harness/stack.js';
-import { callCri, rawClient } from '../harness/raw-cri.js';
+import { useStack, type TestStack } from '../harness/stack.js';
+import { callCri } from '../harness/raw-cri.js';
 
 let s: TestStack;
 let client: Client;
 
-beforeAll(async () => {
-  s = await startStack();
-  client = rawClient(s.config.api.listen);
-});
-afterAll(async () => {
-  client?.close();
-  await s?.stop();
+useStack((stack, c) => {
+  s = stack;
+  client = c;
 });
 
 const scrape = async () => (await fetch(`http://${s.config.api.metrics_address}/metrics`)).text();

@@ -1,11 +1,11 @@
 // Done-when of the foundation: every CRI RPC through the socket gets a real
 // answer or UNIMPLEMENTED naming its owning service — never a hang, never a
 // crash; a service that is down is UNAVAILABLE by name and comes back.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { status, type Client } from '@grpc/grpc-js';
 import { criMethods, processName, CRI_ROUTES, type CriMethod, type ServiceName } from '@crius/common';
-import { startStack, type TestStack } from '../harness/stack.js';
-import { callCri, codecs, methodInfo, pathOf, rawClient } from '../harness/raw-cri.js';
+import { useStack, type TestStack } from '../harness/stack.js';
+import { callCri, codecs, methodInfo, pathOf } from '../harness/raw-cri.js';
 
 /** The smallest request that passes the gateway's required-field checks. */
 const SAMPLE: Partial<Record<CriMethod, object>> = {
@@ -27,13 +27,9 @@ for (const m of criMethods()) {
 let s: TestStack;
 let client: Client;
 
-beforeAll(async () => {
-  s = await startStack();
-  client = rawClient(s.config.api.listen);
-});
-afterAll(async () => {
-  client?.close();
-  await s?.stop();
+useStack((stack, c) => {
+  s = stack;
+  client = c;
 });
 
 describe('every CRI RPC reaches its owner', () => {

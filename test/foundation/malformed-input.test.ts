@@ -1,21 +1,17 @@
 // Hostile and broken input at the CRI socket: each gets a gRPC error with the
 // right code, and the gateway keeps serving afterwards.
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { status, type Client } from '@grpc/grpc-js';
-import { startStack, type TestStack } from '../harness/stack.js';
-import { callCri, methodInfo, pathOf, rawClient, unaryBytes } from '../harness/raw-cri.js';
+import { useStack, type TestStack } from '../harness/stack.js';
+import { callCri, methodInfo, pathOf, unaryBytes } from '../harness/raw-cri.js';
 
 let s: TestStack;
 let client: Client;
 
-beforeAll(async () => {
-  s = await startStack();
-  client = rawClient(s.config.api.listen);
-});
-afterAll(async () => {
-  client?.close();
-  await s?.stop();
+useStack((stack, c) => {
+  s = stack;
+  client = c;
 });
 
 async function stillServes(): Promise<void> {

@@ -10,6 +10,8 @@ import path from 'node:path';
 import { cgroupHierarchies, parseConfig, type CriusConfig } from '@crius/common';
 import { Stack } from '../../services/cli/src/launcher/stack.js';
 import { connectCri, type CriClient } from '../../services/cli/src/cri-client.js';
+import { afterAll, beforeAll } from 'vitest';
+import type { Client } from '@grpc/grpc-js';
 import { callCri, rawClient } from './raw-cri.js';
 
 export interface TestStack {
@@ -156,4 +158,22 @@ async function removeCgroupTree(name: string): Promise<void> {
     await walk(top);
     for (const d of dirs.reverse()) await rmdir(d).catch(() => undefined);
   }
+}
+
+/**
+ * A private stack and a raw CRI client for this test file: started before its tests
+ * (handed to `use`), closed and stopped after them.
+ */
+export function useStack(use: (stack: TestStack, client: Client) => void): void {
+  let stack: TestStack | undefined;
+  let client: Client | undefined;
+  beforeAll(async () => {
+    stack = await startStack();
+    client = rawClient(stack.config.api.listen);
+    use(stack, client);
+  });
+  afterAll(async () => {
+    client?.close();
+    await stack?.stop();
+  });
 }

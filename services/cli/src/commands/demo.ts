@@ -5,27 +5,22 @@
 import { mkdir, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { BusClient, cgroupHierarchies, type CriusConfig } from '@crius/common';
-import { CreateContainerRequest, RunPodSandboxRequest } from '@crius/common/cri';
+import { CreateContainerRequest, ListPodSandboxRequest, RunPodSandboxRequest } from '@crius/common/cri';
 import { ImportImageRequest, ImportImageResponse } from '@crius/common/proto/image';
 import { DEMO_REF, buildBusyboxLayout } from '@crius/image-svc';
 import type { Stack } from '../launcher/stack.js';
 import { callUnary, connectCri, type CriClient } from '../cri-client.js';
 import { fetchStatus, formatStatus } from './status.js';
 
-export interface Demo {
-  podSandboxId: string;
-  /** Removes the demo pod (called before the stack stops). */
-  cleanup(): Promise<void>;
-}
-
 const DEMO_CGROUP = 'crius-demo';
+const DEMO_LABEL = { app: 'crius-demo' };
 
 function podConfig(cfg: CriusConfig) {
   return {
     metadata: { name: 'crius-demo', namespace: 'default', uid: `crius-demo-${process.pid}`, attempt: 0 },
     hostname: 'crius-demo',
     logDirectory: path.join(cfg.state.run_root, 'demo', 'logs'),
-    labels: { app: 'crius-demo' },
+    labels: DEMO_LABEL,
     linux: { cgroupParent: `/${DEMO_CGROUP}`, securityContext: { namespaceOptions: { network: 0, pid: 1, ipc: 0 } } },
   };
 }
@@ -36,9 +31,9 @@ async function removeDemoCgroups(): Promise<void> {
 }
 
 /** GET the page, retrying while httpd starts (bounded: about 5 s). */
-async function fetchPage(ip: string): Promise<string> {
+async function fetchPage(ip: string, signal: AbortSignal): Promise<string> {
   let last: unknown;
-  for (let i = 0; i < 50; i++) {
+  for (let i = 0; i < 50 && !signal.aborted; i++) {
     try {
       const res = await fetch(`http://${ip}/`, { signal: AbortSignal.timeout(2000) });
       return await res.text();
@@ -60,10 +55,11 @@ async function importDemoImage(cfg: CriusConfig, stack: Stack): Promise<void> {
   await bus.call('image', 'ImportImage', ImportImageRequest, ImportImageResponse, { path: file, name: '' }, { deadline: Date.now() + 60_000 });
 }
 
-async function runWebPod(cri: CriClient, cfg: CriusConfig): Promise<{ podSandboxId: string; ip: string }> {
+async function runWebPod(cri: CriClient, cfg: CriusConfig, signal: AbortSignal): Promise<{ podSandboxId: string; ip: string }> {
   const config = podConfig(cfg);
   await mkdir(config.logDirectory, { recursive: true });
   const { podSandboxId } = await callUnary(cri.runtime, cri.runtime.runPodSandbox, RunPodSandboxRequest.fromPartial({ config }), 60_000);
+  signal.throwIfAborted();
   const { containerId } = await callUnary(
     cri.runtime,
     cri.runtime.createContainer,
@@ -74,27 +70,46 @@ async function runWebPod(cri: CriClient, cfg: CriusConfig): Promise<{ podSandbox
     }),
     60_000,
   );
+  signal.throwIfAborted();
   await callUnary(cri.runtime, cri.runtime.startContainer, { containerId }, 30_000);
   const st = await callUnary(cri.runtime, cri.runtime.podSandboxStatus, { podSandboxId, verbose: false });
   return { podSandboxId, ip: st.status?.network?.ip ?? '' };
 }
 
-export async function runDemo(cfg: CriusConfig, stack: Stack, print: (line: string) => void): Promise<Demo> {
+/**
+ * Runs the demo; `signal` aborts it between steps (Ctrl-C while it runs).
+ * Whatever it got to, removeDemoPods() undoes it.
+ */
+export async function runDemo(cfg: CriusConfig, stack: Stack, print: (line: string) => void, signal: AbortSignal): Promise<void> {
   const cri = connectCri(cfg.api.listen);
-  const v = await callUnary(cri.runtime, cri.runtime.version, { version: 'v1' });
-  print(`Version: ${v.runtimeName} ${v.runtimeVersion} (CRI ${v.runtimeApiVersion})`);
-  print(formatStatus(await fetchStatus(cri)));
-  await importDemoImage(cfg, stack);
-  print(`Imported ${DEMO_REF}`);
-  const { podSandboxId, ip } = await runWebPod(cri, cfg);
-  print(`Pod crius-demo (${podSandboxId.slice(0, 13)}) runs busybox httpd at http://${ip}/ — its page:`);
-  print(await fetchPage(ip));
-  return {
-    podSandboxId,
-    async cleanup() {
-      await callUnary(cri.runtime, cri.runtime.removePodSandbox, { podSandboxId }, 30_000).catch(() => undefined);
-      cri.close();
-      await removeDemoCgroups();
-    },
-  };
+  try {
+    const v = await callUnary(cri.runtime, cri.runtime.version, { version: 'v1' });
+    print(`Version: ${v.runtimeName} ${v.runtimeVersion} (CRI ${v.runtimeApiVersion})`);
+    print(formatStatus(await fetchStatus(cri)));
+    signal.throwIfAborted();
+    await importDemoImage(cfg, stack);
+    print(`Imported ${DEMO_REF}`);
+    signal.throwIfAborted();
+    const { podSandboxId, ip } = await runWebPod(cri, cfg, signal);
+    print(`Pod crius-demo (${podSandboxId.slice(0, 13)}) runs busybox httpd at http://${ip}/ — its page:`);
+    print(await fetchPage(ip, signal));
+  } finally {
+    cri.close();
+  }
+}
+
+/**
+ * Removes every demo pod (by its label, so a pod whose creation was cut
+ * short by Ctrl-C goes too) and the demo's cgroup parent. Called before the
+ * stack stops; the demo must have settled first.
+ */
+export async function removeDemoPods(cfg: CriusConfig): Promise<void> {
+  const cri = connectCri(cfg.api.listen);
+  try {
+    const { items } = await callUnary(cri.runtime, cri.runtime.listPodSandbox, ListPodSandboxRequest.fromPartial({ filter: { labelSelector: DEMO_LABEL } }), 10_000);
+    for (const p of items) await callUnary(cri.runtime, cri.runtime.removePodSandbox, { podSandboxId: p.id }, 30_000);
+  } finally {
+    cri.close();
+  }
+  await removeDemoCgroups();
 }

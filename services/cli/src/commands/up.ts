@@ -4,22 +4,37 @@ import { readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { CriusConfig } from '@crius/common';
 import { Stack } from '../launcher/stack.js';
-import { runDemo, type Demo } from './demo.js';
+import { removeDemoPods, runDemo } from './demo.js';
 
 export function pidFile(cfg: CriusConfig): string {
   return path.join(cfg.state.run_root, 'crius-up.pid');
 }
 
+/**
+ * Ctrl-C or SIGTERM (`crius down`) stops the stack in order: the demo is cut
+ * short and its pod removed while the services still run, then the gateway,
+ * the services and NATS. A second Ctrl-C does not wait: it kills them all.
+ */
 export async function up(cfg: CriusConfig, configPath: string | undefined, opts: { demo: boolean }): Promise<void> {
   await mkdir(cfg.state.run_root, { recursive: true });
   const stack = new Stack({ config: cfg, configPath, onLog: (l) => console.error(`crius: ${l}`) });
+  const demoAbort = new AbortController();
+  let demo: Promise<void> | undefined;
   let stopping = false;
-  let demoRun: Demo | undefined;
   const stop = async (code: number) => {
-    if (stopping) return;
+    if (stopping) {
+      console.error('crius: second signal: killing every service without waiting');
+      stack.kill();
+      await rm(pidFile(cfg), { force: true });
+      process.exit(130);
+    }
     stopping = true;
     console.error('crius: stopping');
-    await demoRun?.cleanup();
+    demoAbort.abort();
+    if (demo) {
+      await demo.catch(() => undefined);
+      await removeDemoPods(cfg).catch((err) => console.error(`crius: could not remove the demo pod: ${(err as Error).message}`));
+    }
     await stack.stop();
     await rm(pidFile(cfg), { force: true });
     process.exit(code);
@@ -33,12 +48,15 @@ export async function up(cfg: CriusConfig, configPath: string | undefined, opts:
     await stop(1);
     return;
   }
+  if (stopping) return;
   await writeFile(pidFile(cfg), `${process.pid}\n`);
   console.log(`crius is up: CRI socket unix://${cfg.api.listen} (logs in ${stack.logDir})`);
   if (opts.demo) {
+    demo = runDemo(cfg, stack, (line) => console.log(line), demoAbort.signal);
     try {
-      demoRun = await runDemo(cfg, stack, (line) => console.log(line));
+      await demo;
     } catch (err) {
+      if (stopping) return;
       console.error(`crius: demo failed: ${(err as Error).message}`);
       await stop(1);
       return;

@@ -38,6 +38,8 @@ export function serviceEntry(service: ServiceName | 'gateway'): string {
 export class Stack {
   readonly children = new Map<string, Supervised>();
   private launcherBus?: NatsConnection;
+  /** Set by stop()/kill(): a start still under way spawns nothing more. */
+  private stopped = false;
   readonly logDir: string;
 
   constructor(readonly opts: StackOptions) {
@@ -68,7 +70,14 @@ export class Stack {
     await waitFor(() => canConnectUnix(this.opts.config.api.listen), deadline, `cri-gateway socket ${this.opts.config.api.listen}`);
   }
 
+  /** Every child SIGKILLed at once, no restarts (the launcher's second Ctrl-C). */
+  kill(): void {
+    this.stopped = true;
+    for (const child of this.children.values()) child.kill();
+  }
+
   async stop(): Promise<void> {
+    this.stopped = true;
     const order = ['cri-gateway', ...SERVICES.map(processName), 'nats'];
     await this.children.get('cri-gateway')?.stop();
     await Promise.all(SERVICES.map((s) => this.children.get(processName(s))?.stop()));
@@ -104,6 +113,7 @@ export class Stack {
   }
 
   private spawn(name: string, command: string, args: string[]): Supervised {
+    if (this.stopped) throw new Error(`stack is stopping: ${name} not started`);
     // The development stack runs every service as the caller (root): image-svc must be told that is intended.
     const env = { ...process.env, CRIUS_ALLOW_ROOT: '1', ...(this.opts.configPath ? { CRIUS_CONFIG: this.opts.configPath } : {}) };
     const child = new Supervised({ name, command, args, env, logFile: path.join(this.logDir, `${name}.log`) });

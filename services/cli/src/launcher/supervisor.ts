@@ -1,6 +1,14 @@
 // One supervised child process: started, restarted with exponential backoff
 // when it dies unexpectedly, stopped with SIGTERM then SIGKILL. Output goes
 // to a log file per child so the launcher's terminal stays readable.
+//
+// Each child runs in its own process group, so a Ctrl-C that the terminal
+// sends to the launcher's whole group reaches the launcher alone: it must stop
+// the stack in order (demo pod first, then gateway, services, NATS), which
+// children stopping on their own at the same moment would defeat. So that a
+// child never outlives a launcher that is killed outright, it is started
+// under `setpriv --pdeathsig TERM` (util-linux), which execs the real command
+// in the same process with PR_SET_PDEATHSIG set.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
@@ -12,6 +20,9 @@ export interface ChildSpec {
   logFile: string;
   env?: NodeJS.ProcessEnv;
 }
+
+/** setpriv(1) from util-linux; with it a child gets SIGTERM when the launcher dies. */
+export const SETPRIV = '/usr/bin/setpriv';
 
 const BACKOFF_START_MS = 200;
 const BACKOFF_MAX_MS = 10_000;
@@ -37,9 +48,10 @@ export class Supervised extends EventEmitter {
     this.stopping = false;
     const fd = openSync(this.spec.logFile, 'a');
     const startedAt = Date.now();
-    const child = spawn(this.spec.command, this.spec.args, {
+    const child = spawn(SETPRIV, ['--pdeathsig', 'TERM', '--', this.spec.command, ...this.spec.args], {
       stdio: ['ignore', fd, fd],
       env: this.spec.env ?? process.env,
+      detached: true,
     });
     closeSync(fd);
     this.child = child;
@@ -67,5 +79,12 @@ export class Supervised extends EventEmitter {
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
     await gone;
     clearTimeout(timer);
+  }
+
+  /** SIGKILL now, no restart (a second Ctrl-C). */
+  kill(): void {
+    this.stopping = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.child?.kill('SIGKILL');
   }
 }

@@ -31,16 +31,5 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 
-# crun refuses a hybrid cgroup layout (v1 controllers plus a v2 "unified"
-# mount) while any controller is attached to the v2 hierarchy ("cgroups in
-# hybrid mode not supported, drop all controllers from cgroupv2"). Controllers
-# left on v2 are not used by anything here, so mount each as its own v1
-# hierarchy, as the other controllers are. Idempotent; root only.
-unified=/sys/fs/cgroup/unified
-if [ "$(id -u)" -eq 0 ] && [ -r "$unified/cgroup.controllers" ] && [ ! -e /sys/fs/cgroup/cgroup.controllers ]; then
-  for ctrl in $(cat "$unified/cgroup.controllers"); do
-    echo "setup: moving cgroup controller $ctrl from the v2 to a v1 hierarchy (crun hybrid mode)"
-    mkdir -p "/sys/fs/cgroup/$ctrl"
-    mount -t cgroup -o "$ctrl" cgroup "/sys/fs/cgroup/$ctrl" || echo "setup: could not move $ctrl; the crun handler will not work" >&2
-  done
-fi
+# The cgroup layout: report a hybrid node crun refuses; change it only when asked.
+bash scripts/cgroup-layout.sh

@@ -18,6 +18,7 @@ const SAMPLE: Partial<Record<CriMethod, object>> = {
   // Loopback port 1: nothing listens, so the pull fails at once without leaving the machine.
   PullImage: { image: { image: '127.0.0.1:1/none/busybox:1' } },
   RemoveImage: { image: { image: 'busybox' } },
+  RestorePod: { path: '/var/lib/crius/no-such-checkpoint' },
 };
 for (const m of criMethods()) {
   if (SAMPLE[m.name]) continue;
@@ -50,6 +51,20 @@ describe('every CRI RPC reaches its owner', () => {
       expect(r.error.details).toContain(processName(owner as ServiceName));
       expect(r.error.details).toContain(method);
     }
+  });
+
+  // Not implemented yet: a well-formed request must get UNIMPLEMENTED naming
+  // the method and its owner (never a hang or UNKNOWN), so kubelet falls back.
+  it.each([
+    ['CheckpointPod', { podSandboxId: 'no-such-pod', path: '/var/lib/crius/checkpoint-out' }],
+    ['RestorePod', { path: '/var/lib/crius/no-such-checkpoint' }],
+  ] as const)('%s is UNIMPLEMENTED by runtime-svc, naming the method', async (method, req) => {
+    const r = await callCri(client, method, req);
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.error.code).toBe(status.UNIMPLEMENTED);
+    expect(r.error.details).toContain(method);
+    expect(r.error.details).toContain('runtime-svc');
   });
 
   it('Version is answered by the gateway as crius v1', async () => {

@@ -49,6 +49,8 @@ describe('malformed input', () => {
     ['StartContainer', {}, 'container_id is required'],
     ['PullImage', {}, 'image.image is required'],
     ['ExecSync', { containerId: 'c' }, 'cmd is required'],
+    ['CheckpointPod', { path: '/tmp/out' }, 'pod_sandbox_id is required'],
+    ['RestorePod', { options: { leave_running: 'true' } }, 'path is required'],
   ] as const)('%s with a missing required field is INVALID_ARGUMENT', async (method, req, message) => {
     const r = await callCri(client, method, req);
     expect(r.ok).toBe(false);

@@ -135,10 +135,13 @@ describe('CRI wire compatibility', () => {
   });
 
   it('the services have the upstream method counts and paths', () => {
-    expect(Object.keys(RuntimeServiceService)).toHaveLength(35);
+    // 35 from kubernetes/kubernetes plus KEP-5823's CheckpointPod and RestorePod.
+    expect(Object.keys(RuntimeServiceService)).toHaveLength(37);
     expect(Object.keys(ImageServiceService)).toHaveLength(6);
     expect(RuntimeServiceService.getContainerEvents.path).toBe('/runtime.v1.RuntimeService/GetContainerEvents');
     expect(RuntimeServiceService.getContainerEvents.responseStream).toBe(true);
     expect(ImageServiceService.streamImages.responseStream).toBe(true);
+    expect(RuntimeServiceService.checkpointPod.path).toBe('/runtime.v1.RuntimeService/CheckpointPod');
+    expect(RuntimeServiceService.restorePod.path).toBe('/runtime.v1.RuntimeService/RestorePod');
   });
 });

@@ -45,6 +45,8 @@ const CHECKS: Partial<Record<CriMethod, Check>> = {
   ContainerStats: byId('container_id', 'containerId'),
   PodSandboxStats: byId('pod_sandbox_id', 'podSandboxId'),
   CheckpointContainer: byId('container_id', 'containerId'),
+  CheckpointPod: byId('pod_sandbox_id', 'podSandboxId'),
+  RestorePod: (r) => need(r.path, 'path'),
   UpdatePodSandboxResources: byId('pod_sandbox_id', 'podSandboxId'),
   ImageStatus: (r) => need(r.image?.image, 'image.image'),
   PullImage: (r) => need(r.image?.image, 'image.image'),

@@ -38,6 +38,9 @@ export const CRI_ROUTES: Record<CriMethod, Owner> = {
   UpdateContainerResources: 'runtime',
   ExecSync: 'runtime',
   CheckpointContainer: 'runtime',
+  // Pod checkpoint/restore (KEP-5823): runtime-svc answers UNIMPLEMENTED until it lands.
+  CheckpointPod: 'runtime',
+  RestorePod: 'runtime',
   RuntimeConfig: 'runtime',
   // Observation: monitor-svc owns stats, metrics and log reopen.
   ReopenContainerLog: 'monitor',

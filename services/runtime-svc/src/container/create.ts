@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rm, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AlreadyExistsError, FailedPreconditionError, writeFileAtomic, type HandlerContext } from '@crius/common';
-import { ContainerConfig, type CreateContainerRequest } from '@crius/common/cri';
+import { ContainerConfig, LinuxContainerResources, type CreateContainerRequest } from '@crius/common/cri';
 import { ImageConfigRequest, ImageConfigResponse } from '@crius/common/proto/image';
 import { CreateRootfsRequest, CreateRootfsResponse, RemoveRootfsResponse, RootfsRequest } from '@crius/common/proto/storage';
 import { CleanupStack } from '../cleanup.js';
@@ -74,7 +74,7 @@ async function build(rt: Runtime, p: Plan, cleanup: CleanupStack, ctx: HandlerCo
 
   const podCfg = sandboxConfig(p.sb);
   const ns = podCfg.linux?.securityContext?.namespaceOptions;
-  const { spec, warnings } = generateContainerSpec({
+  const { spec, warnings, stopSignal } = generateContainerSpec({
     containerId: p.id,
     config: p.cfg,
     imageName: p.cfg.image!.image,
@@ -151,5 +151,8 @@ async function build(rt: Runtime, p: Plan, cleanup: CleanupStack, ctx: HandlerCo
     bundle,
     rootfs: rootfsPath,
     runtimeHandler: p.sb.runtimeHandler,
+    stopSignal,
+    user: { uid: spec.process.user.uid, gid: spec.process.user.gid, additionalGids: spec.process.user.additionalGids ?? [] },
+    resources: p.cfg.linux?.resources ? Buffer.from(LinuxContainerResources.encode(p.cfg.linux.resources).finish()).toString('base64') : undefined,
   };
 }

@@ -6,6 +6,7 @@ import {
   LinuxSandboxSecurityContext,
   NamespaceMode,
   SecurityProfile_ProfileType as T,
+  Signal,
 } from '@crius/common/cri';
 import { generateContainerSpec, type ContainerSpecInput, type SandboxInfo } from './generate.js';
 import { generateSandboxPauseSpec } from './pause-spec.js';
@@ -124,6 +125,16 @@ describe('generateContainerSpec', () => {
     expect(spec.process.selinuxLabel).toBe('system_u:system_r:container_t:s0:c5,c6');
     expect(spec.linux.mountLabel).toBe('system_u:object_r:container_file_t:s0:c5,c6');
     expect(warnings.some((w) => w.includes('AppArmor'))).toBe(true);
+  });
+
+  it('picks the stop signal: stop_signal, else the image STOPSIGNAL, else SIGTERM', () => {
+    const withImageSignal = (stopSignal: string | undefined): Partial<ContainerSpecInput> => ({
+      image: { config: { user: '', env: [], entrypoint: ['sh'], cmd: [], workingDir: '', labels: {}, stopSignal } },
+    });
+    expect(generateContainerSpec(input({ stopSignal: Signal.SIGINT }, withImageSignal('SIGUSR1'))).stopSignal).toBe(Signal.SIGINT);
+    expect(generateContainerSpec(input({}, withImageSignal('SIGUSR1'))).stopSignal).toBe(Signal.SIGUSR1);
+    expect(generateContainerSpec(input({}, withImageSignal(''))).stopSignal).toBe(Signal.SIGTERM);
+    expect(() => generateContainerSpec(input({}, withImageSignal('SIGBOGUS')))).toThrow(/image STOPSIGNAL "SIGBOGUS"/);
   });
 
   it('refuses a pod sysctl that is not namespaced', () => {

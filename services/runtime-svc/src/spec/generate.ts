@@ -10,6 +10,8 @@ import { buildResources, cgroupsPath, type CgroupManager } from './resources.js'
 import { apparmorNote, containerNamespaces, selinuxLabels, validateSysctls, type SandboxNamespaces } from './security.js';
 import { resolveSeccomp, type ProfileReader } from './seccomp.js';
 import { buildDevices, type StatDevice } from './devices.js';
+import { effectiveStopSignal } from './signals.js';
+import type { Signal } from '@crius/common/cri';
 
 /** What runtime-svc knows about the pod sandbox a container joins. */
 export interface SandboxInfo extends SandboxNamespaces, PodFiles {
@@ -68,8 +70,11 @@ export interface GeneratedSpec {
   warnings: string[];
   /** Host paths to relabel with linux.mountLabel (selinux_relabel mounts). */
   relabelPaths: string[];
+  /** The signal a graceful stop sends (stop_signal, else the image's STOPSIGNAL, else SIGTERM). */
+  stopSignal: Signal;
 }
 
+/** containerd's CRI annotation keys (internal/cri/annotations), which hooks and tools read. */
 export const ANNOTATION = {
   containerType: 'io.kubernetes.cri.container-type',
   sandboxId: 'io.kubernetes.cri.sandbox-id',
@@ -80,6 +85,7 @@ export const ANNOTATION = {
 export function generateContainerSpec(input: ContainerSpecInput): GeneratedSpec {
   const { config, sandbox, host } = input;
   const warnings: string[] = [];
+  const stopSignal = effectiveStopSignal(config.stopSignal, input.image.config.stopSignal);
   const sc = config.linux?.securityContext;
   const privileged = sc?.privileged ?? false;
   const readonlyRootfs = sc?.readonlyRootfs ?? false;
@@ -159,5 +165,5 @@ export function generateContainerSpec(input: ContainerSpecInput): GeneratedSpec 
   };
   // runc can only set the hostname of a UTS namespace it creates.
   if (namespaces.some((n) => n.type === 'uts' && !n.path)) spec.hostname = sandbox.hostname;
-  return { spec, warnings, relabelPaths: m.relabelPaths };
+  return { spec, warnings, relabelPaths: m.relabelPaths, stopSignal };
 }

@@ -127,6 +127,31 @@ describe('generateContainerSpec', () => {
     expect(warnings.some((w) => w.includes('AppArmor'))).toBe(true);
   });
 
+  it('puts the labels, annotations and io.kubernetes.cri.* keys in the spec annotations, ours winning', () => {
+    const { spec } = generateContainerSpec(
+      input(
+        {
+          metadata: { name: 'app' },
+          labels: { tier: 'web', shared: 'from-label', 'io.kubernetes.cri.container-type': 'spoofed' },
+          annotations: { 'hook.example/enable': 'true', shared: 'from-annotation', 'io.kubernetes.cri.sandbox-id': 'spoofed' },
+        },
+        { sandbox: { ...sandbox, metadata: { name: 'web-0', namespace: 'shop', uid: 'uid-1' } } },
+      ),
+    );
+    expect(spec.annotations).toEqual({
+      tier: 'web',
+      shared: 'from-label',
+      'hook.example/enable': 'true',
+      'io.kubernetes.cri.container-type': 'container',
+      'io.kubernetes.cri.sandbox-id': 'sb1',
+      'io.kubernetes.cri.sandbox-name': 'web-0',
+      'io.kubernetes.cri.sandbox-namespace': 'shop',
+      'io.kubernetes.cri.sandbox-uid': 'uid-1',
+      'io.kubernetes.cri.container-name': 'app',
+      'io.kubernetes.cri.image-name': 'docker.io/library/busybox:1.36',
+    });
+  });
+
   it('picks the stop signal: stop_signal, else the image STOPSIGNAL, else SIGTERM', () => {
     const withImageSignal = (stopSignal: string | undefined): Partial<ContainerSpecInput> => ({
       image: { config: { user: '', env: [], entrypoint: ['sh'], cmd: [], workingDir: '', labels: {}, stopSignal } },

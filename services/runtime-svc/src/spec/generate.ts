@@ -16,6 +16,8 @@ import type { Signal } from '@crius/common/cri';
 /** What runtime-svc knows about the pod sandbox a container joins. */
 export interface SandboxInfo extends SandboxNamespaces, PodFiles {
   id: string;
+  /** PodSandboxConfig.metadata, for the io.kubernetes.cri.sandbox-* annotations. */
+  metadata?: { name: string; namespace: string; uid: string };
   hostname: string;
   /** The sandbox's /dev/shm to bind; absent = a private 64M tmpfs. */
   shmPath?: string;
@@ -78,9 +80,31 @@ export interface GeneratedSpec {
 export const ANNOTATION = {
   containerType: 'io.kubernetes.cri.container-type',
   sandboxId: 'io.kubernetes.cri.sandbox-id',
+  sandboxName: 'io.kubernetes.cri.sandbox-name',
+  sandboxNamespace: 'io.kubernetes.cri.sandbox-namespace',
+  sandboxUid: 'io.kubernetes.cri.sandbox-uid',
   containerName: 'io.kubernetes.cri.container-name',
   imageName: 'io.kubernetes.cri.image-name',
 } as const;
+
+/**
+ * The container's labels and annotations verbatim (CRI-O's way: labels win
+ * over an annotation of the same key), then our io.kubernetes.cri.* keys,
+ * which a request cannot override.
+ */
+export function containerAnnotations(input: Pick<ContainerSpecInput, 'config' | 'sandbox' | 'imageName'>): Record<string, string> {
+  const { config, sandbox } = input;
+  const md = sandbox.metadata;
+  return {
+    ...config.annotations,
+    ...config.labels,
+    [ANNOTATION.containerType]: 'container',
+    [ANNOTATION.sandboxId]: sandbox.id,
+    ...(md ? { [ANNOTATION.sandboxName]: md.name, [ANNOTATION.sandboxNamespace]: md.namespace, [ANNOTATION.sandboxUid]: md.uid } : {}),
+    [ANNOTATION.containerName]: config.metadata?.name ?? '',
+    [ANNOTATION.imageName]: input.imageName ?? config.image?.image ?? '',
+  };
+}
 
 export function generateContainerSpec(input: ContainerSpecInput): GeneratedSpec {
   const { config, sandbox, host } = input;
@@ -155,12 +179,7 @@ export function generateContainerSpec(input: ContainerSpecInput): GeneratedSpec 
     process: proc,
     root: { path: input.rootfsPath, readonly: readonlyRootfs },
     mounts: m.mounts,
-    annotations: {
-      [ANNOTATION.containerType]: 'container',
-      [ANNOTATION.sandboxId]: sandbox.id,
-      [ANNOTATION.containerName]: config.metadata?.name ?? '',
-      [ANNOTATION.imageName]: input.imageName ?? config.image?.image ?? '',
-    },
+    annotations: containerAnnotations(input),
     linux,
   };
   // runc can only set the hostname of a UTS namespace it creates.

@@ -3,7 +3,10 @@
 import {
   ContainerConfig,
   ImageSpec,
+  LinuxContainerResources,
   PodSandboxConfig,
+  Signal,
+  type ContainerUser,
   type Container,
   type ContainerStatus,
   type PodSandbox,
@@ -15,6 +18,7 @@ import type { ContainerRecord, SandboxRecord } from './store/records.js';
 /** Decoded configs are cached per record object: records are immutable once stored. */
 const sandboxConfigs = new WeakMap<SandboxRecord, PodSandboxConfig>();
 const containerConfigs = new WeakMap<ContainerRecord, ContainerConfig>();
+const appliedResources = new WeakMap<ContainerRecord, LinuxContainerResources | undefined>();
 
 export function sandboxConfig(r: SandboxRecord): PodSandboxConfig {
   let c = sandboxConfigs.get(r);
@@ -26,6 +30,25 @@ export function containerConfig(r: ContainerRecord): ContainerConfig {
   let c = containerConfigs.get(r);
   if (!c) containerConfigs.set(r, (c = ContainerConfig.decode(Buffer.from(r.config, 'base64'))));
   return c;
+}
+
+/** The resources as currently applied: the last successful update's, else the create's. */
+export function containerResources(r: ContainerRecord): LinuxContainerResources | undefined {
+  if (appliedResources.has(r)) return appliedResources.get(r);
+  const res = r.resources ? LinuxContainerResources.decode(Buffer.from(r.resources, 'base64')) : containerConfig(r).linux?.resources;
+  appliedResources.set(r, res);
+  return res;
+}
+
+/** The stop signal fixed at create; older records: stop_signal, else SIGTERM. */
+export function containerStopSignal(r: ContainerRecord): Signal {
+  return r.stopSignal ?? (containerConfig(r).stopSignal || Signal.SIGTERM);
+}
+
+function containerUser(r: ContainerRecord): ContainerUser | undefined {
+  if (!r.user) return undefined;
+  const { uid, gid, additionalGids } = r.user;
+  return { linux: { uid: BigInt(uid), gid: BigInt(gid), supplementalGroups: additionalGids.map(BigInt) } };
 }
 
 export const SANDBOX_READY = 0;
@@ -109,11 +132,16 @@ export function containerStatusView(r: ContainerRecord): ContainerStatus {
     annotations: cfg.annotations,
     mounts: cfg.mounts,
     logPath: r.logPath,
-    resources: cfg.linux?.resources ? { linux: cfg.linux.resources, windows: undefined } : undefined,
+    resources: resourcesView(r),
     imageId: r.imageId,
-    user: undefined,
-    stopSignal: cfg.stopSignal,
+    user: containerUser(r),
+    stopSignal: containerStopSignal(r),
   };
+}
+
+function resourcesView(r: ContainerRecord): ContainerStatus['resources'] {
+  const linux = containerResources(r);
+  return linux ? { linux, windows: undefined } : undefined;
 }
 
 function emptyImage(): ImageSpec {

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rm, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AlreadyExistsError, FailedPreconditionError, writeFileAtomic, type HandlerContext } from '@crius/common';
-import { ContainerConfig, type CreateContainerRequest } from '@crius/common/cri';
+import { ContainerConfig, LinuxContainerResources, NamespaceMode, type CreateContainerRequest } from '@crius/common/cri';
 import { ImageConfigRequest, ImageConfigResponse } from '@crius/common/proto/image';
 import { CreateRootfsRequest, CreateRootfsResponse, RemoveRootfsResponse, RootfsRequest } from '@crius/common/proto/storage';
 import { CleanupStack } from '../cleanup.js';
@@ -18,6 +18,8 @@ import { generateContainerSpec } from '../spec/index.js';
 import { RECORD_VERSION, type ContainerRecord, type SandboxRecord } from '../store/records.js';
 import { sandboxConfig } from '../views.js';
 import { readRootfsFile } from './image-files.js';
+import { prepareMountSources } from './mount-sources.js';
+import { targetPidPath } from './target.js';
 import { pidStartTime } from './proc.js';
 import { ContainerEventType, publishEvent } from '../events.js';
 
@@ -74,7 +76,11 @@ async function build(rt: Runtime, p: Plan, cleanup: CleanupStack, ctx: HandlerCo
 
   const podCfg = sandboxConfig(p.sb);
   const ns = podCfg.linux?.securityContext?.namespaceOptions;
-  const { spec, warnings } = generateContainerSpec({
+  const what = `CreateContainer ${p.cfg.metadata!.name}`;
+  await prepareMountSources(p.cfg.mounts, what);
+  const own = p.cfg.linux?.securityContext?.namespaceOptions;
+  const targetPid = own?.pid === NamespaceMode.TARGET ? await targetPidPath(rt, p.sb.id, own.targetId, what) : undefined;
+  const { spec, warnings, stopSignal } = generateContainerSpec({
     containerId: p.id,
     config: p.cfg,
     imageName: p.cfg.image!.image,
@@ -84,8 +90,10 @@ async function build(rt: Runtime, p: Plan, cleanup: CleanupStack, ctx: HandlerCo
       passwd: await readRootfsFile(rootfsPath, 'etc/passwd'),
       group: await readRootfsFile(rootfsPath, 'etc/group'),
     },
+    targetPidPath: targetPid,
     sandbox: {
       id: p.sb.id,
+      metadata: podCfg.metadata,
       hostname: (await readFile(p.sb.hostnamePath, 'utf8')).trim(),
       hostNetwork: !p.sb.netnsPath,
       hostIpc: !p.sb.ipcPath,
@@ -151,5 +159,8 @@ async function build(rt: Runtime, p: Plan, cleanup: CleanupStack, ctx: HandlerCo
     bundle,
     rootfs: rootfsPath,
     runtimeHandler: p.sb.runtimeHandler,
+    stopSignal,
+    user: { uid: spec.process.user.uid, gid: spec.process.user.gid, additionalGids: spec.process.user.additionalGids ?? [] },
+    resources: p.cfg.linux?.resources ? Buffer.from(LinuxContainerResources.encode(p.cfg.linux.resources).finish()).toString('base64') : undefined,
   };
 }

@@ -5,14 +5,14 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError, type HandlerContext } from '@crius/common';
-import type { ExecSyncResponse, LinuxContainerResources } from '@crius/common/cri';
+import { LinuxContainerResources, type ExecSyncResponse } from '@crius/common/cri';
 import { RemoveRootfsResponse, RootfsRequest } from '@crius/common/proto/storage';
 import { removeCgroup } from '../os/cgroups.js';
 import type { Runtime } from '../runtime.js';
-import { buildResources } from '../spec/index.js';
+import { buildResources, kernelSignal } from '../spec/index.js';
 import { canExec, canStart, canUpdateResources, needsStop } from '../store/container-state.js';
 import type { ContainerRecord } from '../store/records.js';
-import { containerConfig } from '../views.js';
+import { containerStopSignal } from '../views.js';
 import { exitReason, readExit } from './exits.js';
 import { containerProcess, writeExecProcess } from './exec-process.js';
 import { ContainerEventType, publishEvent } from '../events.js';
@@ -62,10 +62,9 @@ async function waitForExit(rt: Runtime, rec: ContainerRecord, ms: number): Promi
   }
 }
 
-/** The signal a stop sends first: the container's stop signal, the image's, or SIGTERM. */
+/** The signal a stop sends first, as the kernel number the OCI runtime's kill takes. */
 function stopSignal(rec: ContainerRecord): string {
-  const sig = containerConfig(rec).stopSignal;
-  return sig > 0 ? String(sig) : 'SIGTERM';
+  return String(kernelSignal(containerStopSignal(rec)));
 }
 
 export async function stopContainer(rt: Runtime, id: string, timeoutSeconds: number, ctx: HandlerContext): Promise<void> {
@@ -133,5 +132,7 @@ export async function updateResources(rt: Runtime, id: string, linux: LinuxConta
     const resources = buildResources(linux, facts, warnings);
     for (const w of warnings) rt.log.warn({ container: rec.id }, w);
     await rt.ociRuntime(rec.runtimeHandler).update(rec.id, JSON.stringify(resources));
+    // ContainerStatus reports what is applied now: kubelet's in-place resize waits for it.
+    await rt.containers.update(rec.id, () => ({ resources: Buffer.from(LinuxContainerResources.encode(linux).finish()).toString('base64') }));
   });
 }

@@ -1,7 +1,8 @@
 // What a sandbox needs from the OS, behind an interface so the sandbox flow
 // is testable without root: pinned IPC/UTS namespaces (bind mounts of nsfs
 // files in a private mount, made by unshare), the pod's /dev/shm tmpfs.
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
+import { readMountInfo } from './mountinfo.js';
 import { run } from './exec.js';
 
 export interface SandboxOs {
@@ -16,12 +17,7 @@ export interface SandboxOs {
 }
 
 async function mountPoints(): Promise<Set<string>> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8');
-  return new Set(text.split('\n').map((l) => unescapeMount(l.split(' ')[4] ?? '')));
-}
-
-function unescapeMount(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+  return new Set((await readMountInfo()).map((m) => m.mountPoint));
 }
 
 async function touch(file: string): Promise<void> {

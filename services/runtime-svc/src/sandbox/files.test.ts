@@ -24,9 +24,16 @@ describe('pod files', () => {
     expect(resolvConf({ servers: [], searches: [], options: [] }, 'x\n')).toBe('x\n');
   });
 
-  it('accepts RFC 1123 hostnames only', () => {
+  it('accepts what the kernel takes as a hostname and /etc/hosts can hold', () => {
     expect(validHostname('web-0')).toBe(true);
-    expect(validHostname('-bad')).toBe(false);
-    expect(validHostname('a'.repeat(64))).toBe(false);
+    expect(validHostname('crictl_host')).toBe(true);
+    expect(validHostname('Web.Example')).toBe(true);
+    expect(validHostname('a'.repeat(64))).toBe(true);
+    expect(validHostname('a'.repeat(65))).toBe(false);
+    expect(validHostname('é'.repeat(33))).toBe(false); // 66 bytes
+    expect(validHostname('')).toBe(false);
+    expect(validHostname('two words')).toBe(false);
+    expect(validHostname('line\nbreak')).toBe(false);
+    expect(validHostname('nul\0')).toBe(false);
   });
 });

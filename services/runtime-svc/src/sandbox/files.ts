@@ -26,8 +26,13 @@ export function resolvConf(dns: DNSConfig | undefined, nodeResolvConf: string): 
   return lines.join('\n') + '\n';
 }
 
-const HOSTNAME = /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/i;
-
+/**
+ * What the kernel takes as a hostname (sethostname: at most 64 bytes), less
+ * what would break /etc/hosts: whitespace and control characters. Neither
+ * containerd nor CRI-O asks more (CRI-O's own tests use "crictl_host");
+ * kubelet validates pod hostnames as DNS labels itself.
+ */
 export function validHostname(name: string): boolean {
-  return HOSTNAME.test(name);
+  const bytes = Buffer.byteLength(name);
+  return bytes >= 1 && bytes <= 64 && !/[\s\x00-\x1f\x7f]/.test(name);
 }

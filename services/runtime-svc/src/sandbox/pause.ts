@@ -29,13 +29,13 @@ async function pauseRootfs(rt: Runtime): Promise<string> {
 }
 
 /** Start the pause process; returns its PID and start time for the record. */
-export async function startPause(rt: Runtime, sb: Omit<SandboxRecord, 'pause'>, cfg: PodSandboxConfig, log: Logger): Promise<{ pid: number; startTime: string }> {
+export async function startPause(rt: Runtime, sb: Omit<SandboxRecord, 'pause'>, cfg: PodSandboxConfig, hostname: string, log: Logger): Promise<{ pid: number; startTime: string }> {
   const bundle = path.join(rt.sandboxRunDir(sb.id), 'pause');
   await mkdir(bundle, { recursive: true });
   const { spec, warnings } = generateSandboxPauseSpec({
     sandbox: {
       id: sb.id,
-      hostname: cfg.hostname,
+      hostname,
       hostNetwork: !sb.netnsPath,
       hostIpc: !sb.ipcPath,
       hostPid: false,

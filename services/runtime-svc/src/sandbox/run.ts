@@ -38,8 +38,15 @@ export async function runPodSandbox(rt: Runtime, req: RunPodSandboxRequest, ctx:
   const handler = resolveHandler(rt, req.runtimeHandler, what);
   const ns = cfg.linux?.securityContext?.namespaceOptions;
   const hostNetwork = ns?.network === NS.NODE;
-  const hostname = cfg.hostname || (hostNetwork ? os.hostname() : md.name);
-  if (!validHostname(hostname)) throw new InvalidArgumentError(`${what}: hostname ${JSON.stringify(hostname)} is not a valid DNS name`);
+  // No hostname: the node's, with or without host network, as containerd
+  // does (CRI-O uses the node's only for host network, else the id's first
+  // 12 characters). Never the pod name: it need not be a valid hostname.
+  const hostname = cfg.hostname || os.hostname();
+  if (!validHostname(hostname)) throw new InvalidArgumentError(`${what}: hostname ${JSON.stringify(hostname)} cannot be a hostname (1 to 64 bytes, no spaces or control characters)`);
+  const sc = cfg.linux?.securityContext;
+  if (sc?.runAsGroup && !sc.runAsUser) {
+    throw new InvalidArgumentError(`${what}: linux.security_context.run_as_group ${sc.runAsGroup.value} is set without run_as_user`);
+  }
   const name = sandboxName(md);
 
   return rt.locks.run(`name:${name}`, async () => {
@@ -152,7 +159,7 @@ async function createSandbox(rt: Runtime, p: SandboxPlan, cleanup: CleanupStack,
   const pidMode = p.cfg.linux?.securityContext?.namespaceOptions?.pid ?? NS.CONTAINER;
   if (pidMode === NS.POD) {
     cleanup.push('stop pause process', () => stopPause(rt, record));
-    record.pause = await startPause(rt, record, p.cfg, ctx.log);
+    record.pause = await startPause(rt, record, p.cfg, p.hostname, ctx.log);
   }
   return record;
 }

@@ -6,6 +6,7 @@ import {
   LinuxSandboxSecurityContext,
   NamespaceMode,
   SecurityProfile_ProfileType as T,
+  Signal,
 } from '@crius/common/cri';
 import { generateContainerSpec, type ContainerSpecInput, type SandboxInfo } from './generate.js';
 import { generateSandboxPauseSpec } from './pause-spec.js';
@@ -124,6 +125,41 @@ describe('generateContainerSpec', () => {
     expect(spec.process.selinuxLabel).toBe('system_u:system_r:container_t:s0:c5,c6');
     expect(spec.linux.mountLabel).toBe('system_u:object_r:container_file_t:s0:c5,c6');
     expect(warnings.some((w) => w.includes('AppArmor'))).toBe(true);
+  });
+
+  it('puts the labels, annotations and io.kubernetes.cri.* keys in the spec annotations, ours winning', () => {
+    const { spec } = generateContainerSpec(
+      input(
+        {
+          metadata: { name: 'app' },
+          labels: { tier: 'web', shared: 'from-label', 'io.kubernetes.cri.container-type': 'spoofed' },
+          annotations: { 'hook.example/enable': 'true', shared: 'from-annotation', 'io.kubernetes.cri.sandbox-id': 'spoofed' },
+        },
+        { sandbox: { ...sandbox, metadata: { name: 'web-0', namespace: 'shop', uid: 'uid-1' } } },
+      ),
+    );
+    expect(spec.annotations).toEqual({
+      tier: 'web',
+      shared: 'from-label',
+      'hook.example/enable': 'true',
+      'io.kubernetes.cri.container-type': 'container',
+      'io.kubernetes.cri.sandbox-id': 'sb1',
+      'io.kubernetes.cri.sandbox-name': 'web-0',
+      'io.kubernetes.cri.sandbox-namespace': 'shop',
+      'io.kubernetes.cri.sandbox-uid': 'uid-1',
+      'io.kubernetes.cri.container-name': 'app',
+      'io.kubernetes.cri.image-name': 'docker.io/library/busybox:1.36',
+    });
+  });
+
+  it('picks the stop signal: stop_signal, else the image STOPSIGNAL, else SIGTERM', () => {
+    const withImageSignal = (stopSignal: string | undefined): Partial<ContainerSpecInput> => ({
+      image: { config: { user: '', env: [], entrypoint: ['sh'], cmd: [], workingDir: '', labels: {}, stopSignal } },
+    });
+    expect(generateContainerSpec(input({ stopSignal: Signal.SIGINT }, withImageSignal('SIGUSR1'))).stopSignal).toBe(Signal.SIGINT);
+    expect(generateContainerSpec(input({}, withImageSignal('SIGUSR1'))).stopSignal).toBe(Signal.SIGUSR1);
+    expect(generateContainerSpec(input({}, withImageSignal(''))).stopSignal).toBe(Signal.SIGTERM);
+    expect(() => generateContainerSpec(input({}, withImageSignal('SIGBOGUS')))).toThrow(/image STOPSIGNAL "SIGBOGUS"/);
   });
 
   it('refuses a pod sysctl that is not namespaced', () => {

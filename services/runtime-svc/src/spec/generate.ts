@@ -10,10 +10,14 @@ import { buildResources, cgroupsPath, type CgroupManager } from './resources.js'
 import { apparmorNote, containerNamespaces, selinuxLabels, validateSysctls, type SandboxNamespaces } from './security.js';
 import { resolveSeccomp, type ProfileReader } from './seccomp.js';
 import { buildDevices, type StatDevice } from './devices.js';
+import { effectiveStopSignal } from './signals.js';
+import type { Signal } from '@crius/common/cri';
 
 /** What runtime-svc knows about the pod sandbox a container joins. */
 export interface SandboxInfo extends SandboxNamespaces, PodFiles {
   id: string;
+  /** PodSandboxConfig.metadata, for the io.kubernetes.cri.sandbox-* annotations. */
+  metadata?: { name: string; namespace: string; uid: string };
   hostname: string;
   /** The sandbox's /dev/shm to bind; absent = a private 64M tmpfs. */
   shmPath?: string;
@@ -68,18 +72,44 @@ export interface GeneratedSpec {
   warnings: string[];
   /** Host paths to relabel with linux.mountLabel (selinux_relabel mounts). */
   relabelPaths: string[];
+  /** The signal a graceful stop sends (stop_signal, else the image's STOPSIGNAL, else SIGTERM). */
+  stopSignal: Signal;
 }
 
+/** containerd's CRI annotation keys (internal/cri/annotations), which hooks and tools read. */
 export const ANNOTATION = {
   containerType: 'io.kubernetes.cri.container-type',
   sandboxId: 'io.kubernetes.cri.sandbox-id',
+  sandboxName: 'io.kubernetes.cri.sandbox-name',
+  sandboxNamespace: 'io.kubernetes.cri.sandbox-namespace',
+  sandboxUid: 'io.kubernetes.cri.sandbox-uid',
   containerName: 'io.kubernetes.cri.container-name',
   imageName: 'io.kubernetes.cri.image-name',
 } as const;
 
+/**
+ * The container's labels and annotations verbatim (CRI-O's way: labels win
+ * over an annotation of the same key), then our io.kubernetes.cri.* keys,
+ * which a request cannot override.
+ */
+export function containerAnnotations(input: Pick<ContainerSpecInput, 'config' | 'sandbox' | 'imageName'>): Record<string, string> {
+  const { config, sandbox } = input;
+  const md = sandbox.metadata;
+  return {
+    ...config.annotations,
+    ...config.labels,
+    [ANNOTATION.containerType]: 'container',
+    [ANNOTATION.sandboxId]: sandbox.id,
+    ...(md ? { [ANNOTATION.sandboxName]: md.name, [ANNOTATION.sandboxNamespace]: md.namespace, [ANNOTATION.sandboxUid]: md.uid } : {}),
+    [ANNOTATION.containerName]: config.metadata?.name ?? '',
+    [ANNOTATION.imageName]: input.imageName ?? config.image?.image ?? '',
+  };
+}
+
 export function generateContainerSpec(input: ContainerSpecInput): GeneratedSpec {
   const { config, sandbox, host } = input;
   const warnings: string[] = [];
+  const stopSignal = effectiveStopSignal(config.stopSignal, input.image.config.stopSignal);
   const sc = config.linux?.securityContext;
   const privileged = sc?.privileged ?? false;
   const readonlyRootfs = sc?.readonlyRootfs ?? false;
@@ -149,15 +179,10 @@ export function generateContainerSpec(input: ContainerSpecInput): GeneratedSpec 
     process: proc,
     root: { path: input.rootfsPath, readonly: readonlyRootfs },
     mounts: m.mounts,
-    annotations: {
-      [ANNOTATION.containerType]: 'container',
-      [ANNOTATION.sandboxId]: sandbox.id,
-      [ANNOTATION.containerName]: config.metadata?.name ?? '',
-      [ANNOTATION.imageName]: input.imageName ?? config.image?.image ?? '',
-    },
+    annotations: containerAnnotations(input),
     linux,
   };
   // runc can only set the hostname of a UTS namespace it creates.
   if (namespaces.some((n) => n.type === 'uts' && !n.path)) spec.hostname = sandbox.hostname;
-  return { spec, warnings, relabelPaths: m.relabelPaths };
+  return { spec, warnings, relabelPaths: m.relabelPaths, stopSignal };
 }

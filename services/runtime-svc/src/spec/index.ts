@@ -12,4 +12,5 @@ export * from './seccomp.js';
 export { defaultSeccompProfile, CLONE_NAMESPACE_FLAGS } from './seccomp-default.js';
 export * from './devices.js';
 export * from './generate.js';
+export * from './signals.js';
 export * from './pause-spec.js';

@@ -60,8 +60,15 @@ describe('resolveUser', () => {
   });
 
   it('lets run_as_group replace the group, also over the image\'s group', () => {
-    expect(resolveUser({ imageUser: 'alice:audio', runAsGroup: 3000n }, db)).toMatchObject({ uid: 1000, gid: 3000 });
+    expect(resolveUser({ imageUser: 'alice:audio', runAsUsername: 'alice', runAsGroup: 3000n }, db)).toMatchObject({ uid: 1000, gid: 3000 });
     expect(resolveUser({ imageUser: '', runAsUser: 1000n, runAsGroup: 0n }, db)).toMatchObject({ uid: 1000, gid: 0 });
+  });
+
+  it('refuses run_as_group without run_as_user or run_as_username, whatever the image says', () => {
+    for (const imageUser of ['', 'alice', 'alice:audio', '1000']) {
+      expect(() => resolveUser({ imageUser, runAsGroup: 3000n }, db)).toThrow(InvalidArgumentError);
+      expect(() => resolveUser({ imageUser, runAsGroup: 0n }, db)).toThrow(/run_as_group 0 is set without run_as_user or run_as_username/);
+    }
   });
 
   it('adds supplemental groups after the /etc/group ones, without duplicates', () => {

@@ -68,9 +68,14 @@ function lookupGroup(spec: string, groups: GroupEntry[]): number {
 
 /**
  * CRI precedence (as containerd and CRI-O apply it): run_as_user, else
- * run_as_username, else the image's User; run_as_group replaces the group.
+ * run_as_username, else the image's User; run_as_group replaces the group,
+ * and may only come with run_as_user or run_as_username (api.proto; both
+ * anchors refuse it alone, even when the image names a user).
  */
 export function resolveUser(req: UserRequest, db: UserDb): OciUser {
+  if (req.runAsGroup !== undefined && req.runAsUser === undefined && !req.runAsUsername) {
+    throw new InvalidArgumentError(`run_as_group ${req.runAsGroup} is set without run_as_user or run_as_username`);
+  }
   const users = parsePasswd(db.passwd);
   const groups = parseGroup(db.group);
 

@@ -59,4 +59,18 @@ export interface ContainerRecord {
   bundle: string;
   rootfs: string;
   runtimeHandler: string;
+  /**
+   * The CRI Signal a graceful stop sends: stop_signal, else the image's
+   * STOPSIGNAL, else SIGTERM, fixed at create. (Absent in records written
+   * before it was kept: stop_signal, else SIGTERM.)
+   */
+  stopSignal?: number;
+  /** The process's uid, gid and groups as given to the OCI runtime (after the image's passwd/group). */
+  user?: { uid: number; gid: number; additionalGids: number[] };
+  /**
+   * LinuxContainerResources protobuf, base64, as currently applied: the
+   * create's, replaced by each successful UpdateContainerResources.
+   * (Absent in older records: the create's, from config.)
+   */
+  resources?: string;
 }

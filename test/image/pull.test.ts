@@ -240,12 +240,8 @@ describe('status, list and remove', () => {
     expect(await s.blobs()).toEqual([]);
   }));
 
-  it('survives a restart and reports usage of the content root', () => withService(async (s) => {
+  it('survives a restart', () => withService(async (s) => {
     const id = await s.service.pull(`${registry.host}/app:1.0`);
-    const usage = await s.service.fsInfo();
-    expect(usage.fsId.mountpoint).toBe(s.root);
-    expect(usage.usedBytes.value).toBeGreaterThan(image.layers[0]!.size);
-    expect(usage.inodesUsed.value).toBeGreaterThanOrEqual(7);
     const again = new ImageService({ root: s.root, unpacker: s.unpacker });
     await again.init();
     expect((await again.list()).map((i) => i.id)).toEqual([id]);

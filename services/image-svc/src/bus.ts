@@ -1,6 +1,7 @@
 // image-svc's bus adapter: CRI ImageService messages and
 // crius.v1.image.ImageConfig / ImportImage ↔ ImageService; the LayerUnpacker that sends
-// layers to storage-svc; removal followed by layer GC in storage-svc.
+// layers to storage-svc; removal followed by layer GC in storage-svc; ImageFsInfo answered
+// with storage-svc's usage of layers, content store and writable layers.
 import { pages, stream, unary, type BusClient, type BusEndpoint, type CallOptions } from '@crius/common';
 import {
   Image,
@@ -19,7 +20,7 @@ import {
 } from '@crius/common/cri';
 import { ImageConfigRequest, ImageConfigResponse, ImportImageRequest, ImportImageResponse } from '@crius/common/proto/image';
 import { ImagePulled } from '@crius/common/proto/events';
-import { EnsureLayersRequest, EnsureLayersResponse, GcLayersRequest, GcLayersResponse } from '@crius/common/proto/storage';
+import { EnsureLayersRequest, EnsureLayersResponse, GcLayersRequest, GcLayersResponse, ImageFsUsageRequest } from '@crius/common/proto/storage';
 import type { ImageService } from './image-service.js';
 import type { CriImage } from './image-view.js';
 import type { LayerUnpacker } from './pull.js';
@@ -83,16 +84,9 @@ export function imageEndpoints(images: ImageService, bus: BusClient): Record<str
       await images.collectLayers().catch((err) => ctx.log.warn({ err: (err as Error).message }, 'layer collection after removal failed'));
       return {};
     }),
-    ImageFsInfo: unary(ImageFsInfoRequest, ImageFsInfoResponse, async () => {
-      const u = await images.fsInfo();
-      const usage = {
-        timestamp: BigInt(u.timestamp),
-        fsId: u.fsId,
-        usedBytes: { value: BigInt(u.usedBytes.value) },
-        inodesUsed: { value: BigInt(u.inodesUsed.value) },
-      };
-      return { imageFilesystems: [usage], containerFilesystems: [] };
-    }),
+    ImageFsInfo: unary(ImageFsInfoRequest, ImageFsInfoResponse, async (_req, ctx) =>
+      bus.call('storage', 'ImageFsUsage', ImageFsUsageRequest, ImageFsInfoResponse, {}, { deadline: ctx.deadline, requestId: ctx.requestId }),
+    ),
     ImageConfig: unary(ImageConfigRequest, ImageConfigResponse, async (req) => {
       const c = await images.imageConfig(req.image);
       return {

@@ -1,7 +1,8 @@
 // The image service behind the CRI ImageService calls: pull, list, status,
-// remove, fsInfo, plus imageConfig for runtime-svc and importArchive (images
-// from a local tar, no registry). Transport-free; the bus
-// adapter maps these plain objects to proto messages. Owner: image-svc.
+// remove, plus imageConfig for runtime-svc and importArchive (images from a
+// local tar, no registry). Transport-free; the bus adapter maps these plain
+// objects to proto messages (ImageFsInfo is storage-svc's usage, passed on
+// there). Owner: image-svc.
 // Recovery at init(): load the index, delete blobs no record references,
 // drop partial downloads older than a day and staging of interrupted imports.
 import { join } from 'node:path';
@@ -43,15 +44,6 @@ export interface ImageStatusResult {
   image: CriImage;
   /** Empty unless verbose. */
   info: Record<string, string>;
-}
-
-/** CRI FilesystemUsage for the content root. */
-export interface FsUsage {
-  /** Nanoseconds since the epoch. */
-  timestamp: number;
-  fsId: { mountpoint: string };
-  usedBytes: { value: number };
-  inodesUsed: { value: number };
 }
 
 /** How an input matched, so remove() knows whether it named one tag or the image. */
@@ -186,17 +178,6 @@ export class ImageService {
         await new Promise((r) => setTimeout(r, opts.delayMs ?? 1000).unref());
       }
     }
-  }
-
-  /** ImageFsInfo for the content root (blocks in use, like du, and inodes). */
-  async fsInfo(): Promise<FsUsage> {
-    const usage = await this.store.usage();
-    return {
-      timestamp: Date.now() * 1_000_000,
-      fsId: { mountpoint: this.options.root },
-      usedBytes: { value: usage.bytes },
-      inodesUsed: { value: usage.inodes },
-    };
   }
 
   /** For runtime-svc: the image's config and layers; NotFound naming the input. */

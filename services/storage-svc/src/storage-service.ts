@@ -7,9 +7,9 @@ import { isAbsolute, resolve } from 'node:path';
 import { InvalidArgumentError, NotFoundError, Semaphore, SharedLock, mapLimit } from '@crius/common';
 import { LayerStore, parseDiffId, type LayerReconcileReport, type LayerRecord } from './layer-store.js';
 import { DEFAULT_MAX_LAYER_BYTES } from './layer-unpack.js';
-import { commandOs, type StorageOs } from './os.js';
+import { commandOs, type MountInfo, type StorageOs } from './os.js';
 import { RootfsManager, checkId, type RootfsInfo, type RootfsReconcileReport } from './rootfs.js';
-import { DEFAULT_MAX_WALK_ENTRIES, dirUsage, mountPointOf } from './usage.js';
+import { DEFAULT_MAX_WALK_ENTRIES, byFilesystem, dirUsage, mountPointOf, type FsTotal } from './usage.js';
 
 export interface StorageServiceOptions {
   /** State root, e.g. /var/lib/crius/storage. Must not contain `,` `:` or whitespace (overlay options). */
@@ -45,14 +45,16 @@ export interface EnsuredLayer {
   created: boolean;
 }
 
-export interface FsUsage {
+export interface FsUsage extends FsTotal {
   timestampNs: bigint;
-  /** Mount point of the filesystem holding the measured dir (CRI FilesystemIdentifier). */
-  mountpoint: string;
-  usedBytes: number;
-  inodesUsed: number;
-  /** The walk hit maxWalkEntries; the numbers are a lower bound. */
-  truncated: boolean;
+}
+
+/** CRI ImageFsInfo, one entry per filesystem. */
+export interface ImageFsUsage {
+  /** Unpacked layers and image-svc's content store. */
+  imageFilesystems: FsUsage[];
+  /** Writable layers of every container. */
+  containerFilesystems: FsUsage[];
 }
 
 export interface StorageReconcileReport {
@@ -161,9 +163,21 @@ export class StorageService {
     });
   }
 
-  /** Usage of the layer store (CRI ImageFsInfo image_filesystems). */
-  async imageFsUsage(): Promise<FsUsage> {
-    return this.usage(this.layers.layersDir);
+  /**
+   * CRI ImageFsInfo: the image filesystems hold the unpacked layers (and their short links) and
+   * image-svc's content store; the container filesystems hold the containers' writable layers
+   * (an overlay mounted inside is another filesystem, so a walk never enters it).
+   */
+  async imageFsUsage(): Promise<ImageFsUsage> {
+    const timestampNs = nowNs();
+    const mounts = await this.os.mounts();
+    const measure = async (dirs: string[]) =>
+      byFilesystem(await Promise.all(dirs.map((d) => this.measure(d, mounts)))).map((u) => ({ ...u, timestampNs }));
+    const [imageFilesystems, containerFilesystems] = await Promise.all([
+      measure([this.layers.layersDir, this.layers.linksDir, this.contentRoot]),
+      measure([this.rootfs.containersDir]),
+    ]);
+    return { imageFilesystems, containerFilesystems };
   }
 
   /** Usage of a container's writable layer (zero for a read-only rootfs). */
@@ -186,9 +200,12 @@ export class StorageService {
 
   private async usage(dir: string): Promise<FsUsage> {
     const timestampNs = nowNs();
+    return { timestampNs, ...(await this.measure(dir, await this.os.mounts())) };
+  }
+
+  private async measure(dir: string, mounts: MountInfo[]): Promise<FsTotal> {
     const u = await dirUsage(dir, this.maxWalkEntries);
-    const mountpoint = await mountPointOf(dir, await this.os.mounts());
-    return { timestampNs, mountpoint, usedBytes: u.bytes, inodesUsed: u.inodes, truncated: u.truncated };
+    return { mountpoint: await mountPointOf(dir, mounts), usedBytes: u.bytes, inodesUsed: u.inodes, truncated: u.truncated };
   }
 
   /**

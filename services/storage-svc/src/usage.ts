@@ -1,4 +1,5 @@
-// Filesystem usage for CRI ImageFsInfo (layers) and container stats (writable layer). Owner: storage-svc.
+// Filesystem usage for CRI ImageFsInfo (layers, content store, writable layers) and container stats
+// (one writable layer). Owner: storage-svc.
 // Walks with lstat only (never follows a symlink or crosses into another filesystem), iteratively,
 // and stops after `maxEntries` so one huge tree cannot stall the service; `truncated` says so.
 import { lstat, readdir, realpath } from 'node:fs/promises';
@@ -76,4 +77,32 @@ export async function mountPointOf(path: string, mounts: MountInfo[]): Promise<s
     if (inside && mp.length > best.length) best = mp;
   }
   return best;
+}
+
+/** Usage of one directory tree, or the sum of several on one filesystem. */
+export interface FsTotal {
+  /** Mount point of the filesystem holding it (CRI FilesystemIdentifier). */
+  mountpoint: string;
+  usedBytes: number;
+  inodesUsed: number;
+  /** Some walk hit its bound; the numbers are a lower bound. */
+  truncated: boolean;
+}
+
+/**
+ * One entry per filesystem, in the order each first appears: CRI identifies a filesystem by its
+ * mount point, so two trees on one filesystem must not be reported as two filesystems.
+ */
+export function byFilesystem(parts: readonly FsTotal[]): FsTotal[] {
+  const out = new Map<string, FsTotal>();
+  for (const p of parts) {
+    const sum = out.get(p.mountpoint);
+    if (!sum) out.set(p.mountpoint, { ...p });
+    else {
+      sum.usedBytes += p.usedBytes;
+      sum.inodesUsed += p.inodesUsed;
+      sum.truncated ||= p.truncated;
+    }
+  }
+  return [...out.values()];
 }

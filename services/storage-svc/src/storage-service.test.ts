@@ -87,8 +87,9 @@ describe('StorageService', () => {
     await svc.createRootfs('uses-b', [b.diffId], { readOnly: true });
     expect(await svc.gcLayers([a.diffId])).toEqual({ removed: [c.diffId] });
     expect((await svc.listLayers()).map((l) => l.diffId).sort()).toEqual([a.diffId, b.diffId].sort());
-    await svc.removeRootfs('uses-b');
-    expect(await svc.gcLayers(new Set())).toEqual({ removed: expect.arrayContaining([a.diffId, b.diffId]) });
+    await svc.removeRootfs('uses-b'); // b: no image, and now no rootfs either
+    expect((await svc.listLayers()).map((l) => l.diffId)).toEqual([a.diffId]);
+    expect(await svc.gcLayers(new Set())).toEqual({ removed: [a.diffId] });
     expect(await svc.listLayers()).toEqual([]);
   });
 
@@ -109,6 +110,24 @@ describe('StorageService', () => {
     expect(full.containerFilesystems[0]!.usedBytes - empty.containerFilesystems[0]!.usedBytes).toBeGreaterThanOrEqual(512 << 10);
     await svc.removeRootfs('w1');
     expect((await svc.imageFsUsage()).containerFilesystems[0]!.usedBytes).toBeLessThan(512 << 10);
+  });
+
+  it('removing the last rootfs of a layer no image needs any more collects that layer', async () => {
+    const [a, b, c] = [await input([{ name: 'a', body: 'a' }]), await input([{ name: 'b', body: 'b' }]), await input([{ name: 'c', body: 'c' }])];
+    await svc.ensureLayers([a, b]);
+    await svc.createRootfs('keeps-b', [b.diffId], { readOnly: true });
+    await svc.removeRootfs('keeps-b'); // image-svc has not collected since start: nothing is known garbage
+    expect((await svc.listLayers()).map((l) => l.diffId).sort()).toEqual([a.diffId, b.diffId].sort());
+    await svc.createRootfs('b1', [b.diffId], { readOnly: true });
+    await svc.createRootfs('b2', [b.diffId], { readOnly: true });
+    expect(await svc.gcLayers([a.diffId])).toEqual({ removed: [] }); // b's image went; b1 and b2 hold b
+    await svc.ensureLayers([c]); // unpacked after that collection: some image being pulled needs it
+    await svc.createRootfs('c1', [c.diffId], { readOnly: true });
+    await svc.removeRootfs('c1');
+    await svc.removeRootfs('b1');
+    expect((await svc.listLayers()).map((l) => l.diffId).sort()).toEqual([a.diffId, b.diffId, c.diffId].sort());
+    await svc.removeRootfs('b2');
+    expect((await svc.listLayers()).map((l) => l.diffId).sort()).toEqual([a.diffId, c.diffId].sort());
   });
 
   it('reconcile at start remounts rootfs records after their mounts vanished', async () => {

@@ -71,6 +71,12 @@ export class StorageService {
   private readonly gcLock = new SharedLock();
   /** Layer unpacks running at once, over all callers. */
   private readonly unpackSlots = new Semaphore(UNPACK_CONCURRENCY);
+  /**
+   * Layers some image needed at image-svc's last collection, plus every layer unpacked since;
+   * unknown (undefined) until image-svc first collects after this process started. A layer
+   * outside it that only a removed container used is garbage (see removeRootfs).
+   */
+  private imageLayers?: Set<string>;
 
   private constructor(
     readonly root: string,
@@ -108,6 +114,7 @@ export class StorageService {
       if (l.growing && !(Number.isSafeInteger(l.size) && l.size! > 0)) throw new InvalidArgumentError(`growing blob ${l.digest} needs its size`);
     }
     return this.gcLock.withShared(async () => {
+      for (const l of layers) this.imageLayers?.add(l.diffId);
       // Layers are independent (overlay stacks them at mount time): unpack a few at once,
       // counted across calls (a pull sends each layer as soon as it has downloaded it).
       const out: EnsuredLayer[] = new Array(layers.length);
@@ -141,10 +148,19 @@ export class StorageService {
     });
   }
 
-  /** Unmounts and deletes a rootfs; removing an unknown id succeeds (kubelet retries). */
+  /**
+   * Unmounts and deletes a rootfs; removing an unknown id succeeds (kubelet retries). Layers
+   * that only this container still used (its image was removed while it existed, as CRI lets
+   * RemoveImage do) are collected now rather than at image-svc's next collection.
+   */
   async removeRootfs(id: string): Promise<{ removed: boolean }> {
     checkId(id);
-    return { removed: await this.rootfs.remove(id) };
+    const diffIds = (await this.rootfs.info(id))?.diffIds ?? [];
+    const removed = await this.rootfs.remove(id);
+    const orphans = diffIds.filter((d) => this.imageLayers && !this.imageLayers.has(d));
+    // The rootfs is gone either way; a layer left by a failure here goes at the next GcLayers.
+    if (orphans.length > 0) await this.collectOrphans(orphans).catch(() => undefined);
+    return { removed };
   }
 
   async rootfsInfo(id: string): Promise<RootfsInfo> {
@@ -157,7 +173,8 @@ export class StorageService {
   /** Removes layers neither in `referencedDiffIds` (images) nor used by any container rootfs. */
   async gcLayers(referencedDiffIds: Iterable<string>): Promise<{ removed: string[] }> {
     return this.gcLock.withExclusive(async () => {
-      const keep = new Set(referencedDiffIds);
+      this.imageLayers = new Set(referencedDiffIds);
+      const keep = new Set(this.imageLayers);
       for (const rec of await this.rootfs.list()) rec.diffIds.forEach((d) => keep.add(d));
       return { removed: await this.layers.gc(keep) };
     });
@@ -206,6 +223,15 @@ export class StorageService {
   private async measure(dir: string, mounts: MountInfo[]): Promise<FsTotal> {
     const u = await dirUsage(dir, this.maxWalkEntries);
     return { mountpoint: await mountPointOf(dir, mounts), usedBytes: u.bytes, inodesUsed: u.inodes, truncated: u.truncated };
+  }
+
+  /** Removes those of `candidates` that neither an image (as last known) nor another container needs. */
+  private async collectOrphans(candidates: string[]): Promise<void> {
+    await this.gcLock.withExclusive(async () => {
+      const keep = new Set(this.imageLayers);
+      for (const rec of await this.rootfs.list()) rec.diffIds.forEach((d) => keep.add(d));
+      for (const d of candidates) if (!keep.has(d)) await this.layers.remove(d);
+    });
   }
 
   /**

@@ -155,7 +155,7 @@ export class StorageService {
    */
   async removeRootfs(id: string): Promise<{ removed: boolean }> {
     checkId(id);
-    const diffIds = (await this.rootfs.info(id))?.diffIds ?? [];
+    const diffIds = this.imageLayers ? await this.rootfs.diffIdsOf(id) : [];
     const removed = await this.rootfs.remove(id);
     const orphans = diffIds.filter((d) => this.imageLayers && !this.imageLayers.has(d));
     // The rootfs is gone either way; a layer left by a failure here goes at the next GcLayers.

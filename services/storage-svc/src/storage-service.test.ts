@@ -112,6 +112,12 @@ describe('StorageService', () => {
     expect((await svc.imageFsUsage()).containerFilesystems[0]!.usedBytes).toBeLessThan(512 << 10);
   });
 
+  it('ImageFsInfo usage before image-svc made its content store: zero for it, not an error', async () => {
+    const early = await StorageService.open({ root: join(tmp, 'early'), contentRoot: join(tmp, 'no-content-yet') });
+    const u = await early.imageFsUsage();
+    expect(u.imageFilesystems.map((f) => f.mountpoint)).toEqual(['/']);
+  });
+
   it('removing the last rootfs of a layer no image needs any more collects that layer', async () => {
     const [a, b, c] = [await input([{ name: 'a', body: 'a' }]), await input([{ name: 'b', body: 'b' }]), await input([{ name: 'c', body: 'c' }])];
     await svc.ensureLayers([a, b]);

@@ -45,6 +45,7 @@ describe('mountPointOf', () => {
     expect(await mountPointOf(join(tmp, 'a', 'b'), mounts)).toBe(join(tmp, 'a'));
     expect(await mountPointOf(join(tmp, 'ab'), mounts)).toBe(tmp);
     expect(await mountPointOf(tmp, [m('/')])).toBe('/');
+    expect(await mountPointOf(join(tmp, 'a', 'not', 'yet'), mounts)).toBe(join(tmp, 'a')); // would be made there
   });
 });
 

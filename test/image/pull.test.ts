@@ -216,18 +216,18 @@ describe('status, list and remove', () => {
     expect(info.manifestDigest).toBe(image.manifest.digest);
   }));
 
-  it('removes only a tag while other tags remain, then the image and all its blobs', () => withService(async (s) => {
+  // CRI RemoveImage: removing by one tag removes the image with all its tags, across repositories.
+  it('removing by one tag removes the image with every tag, digest and blob', () => withService(async (s) => {
     const id = await s.service.pull(`${registry.host}/app:1.0`);
     await s.service.pull(`${registry.host}/library/busybox:latest`);
     expect((await s.service.list())[0]!.repoTags).toHaveLength(2);
     await s.service.remove(`${registry.host}/app:1.0`);
-    expect((await s.service.list())[0]!.repoTags).toEqual([`${registry.host}/library/busybox:latest`]);
-    expect(await s.blobs()).toHaveLength(5);
-    await s.service.remove(`${registry.host}/library/busybox:latest`);
     expect(await s.service.list()).toEqual([]);
     expect(await s.service.status(id, false)).toBeNull();
+    expect(await s.service.status(`${registry.host}/library/busybox:latest`, false)).toBeNull();
     expect(await s.blobs()).toEqual([]);
-    await s.service.remove(id); // idempotent
+    await s.service.remove(`${registry.host}/app:1.0`); // idempotent
+    await s.service.remove(id);
   }));
 
   it('removing by ID drops every tag; shared layers stay for the other image', () => withService(async (s) => {
@@ -240,12 +240,8 @@ describe('status, list and remove', () => {
     expect(await s.blobs()).toEqual([]);
   }));
 
-  it('survives a restart and reports usage of the content root', () => withService(async (s) => {
+  it('survives a restart', () => withService(async (s) => {
     const id = await s.service.pull(`${registry.host}/app:1.0`);
-    const usage = await s.service.fsInfo();
-    expect(usage.fsId.mountpoint).toBe(s.root);
-    expect(usage.usedBytes.value).toBeGreaterThan(image.layers[0]!.size);
-    expect(usage.inodesUsed.value).toBeGreaterThanOrEqual(7);
     const again = new ImageService({ root: s.root, unpacker: s.unpacker });
     await again.init();
     expect((await again.list()).map((i) => i.id)).toEqual([id]);

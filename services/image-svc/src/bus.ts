@@ -1,7 +1,8 @@
 // image-svc's bus adapter: CRI ImageService messages and
 // crius.v1.image.ImageConfig / ImportImage ↔ ImageService; the LayerUnpacker that sends
-// layers to storage-svc; removal followed by layer GC in storage-svc.
-import { pages, stream, unary, type BusClient, type BusEndpoint, type CallOptions } from '@crius/common';
+// layers to storage-svc; removal followed by layer GC in storage-svc; ImageFsInfo answered
+// with storage-svc's usage of layers, content store and writable layers.
+import { InvalidArgumentError, pages, stream, unary, type BusClient, type BusEndpoint, type CallOptions } from '@crius/common';
 import {
   Image,
   ImageFsInfoRequest,
@@ -16,10 +17,11 @@ import {
   RemoveImageResponse,
   StreamImagesRequest,
   StreamImagesResponse,
+  type ImageSpec,
 } from '@crius/common/cri';
 import { ImageConfigRequest, ImageConfigResponse, ImportImageRequest, ImportImageResponse } from '@crius/common/proto/image';
 import { ImagePulled } from '@crius/common/proto/events';
-import { EnsureLayersRequest, EnsureLayersResponse, GcLayersRequest, GcLayersResponse } from '@crius/common/proto/storage';
+import { EnsureLayersRequest, EnsureLayersResponse, GcLayersRequest, GcLayersResponse, ImageFsUsageRequest } from '@crius/common/proto/storage';
 import type { ImageService } from './image-service.js';
 import type { CriImage } from './image-view.js';
 import type { LayerUnpacker } from './pull.js';
@@ -50,9 +52,26 @@ export function storageUnpacker(bus: BusClient, opts: () => CallOptions = () => 
   };
 }
 
-export function imageEndpoints(images: ImageService, bus: BusClient): Record<string, BusEndpoint> {
+/**
+ * ImageSpec.runtime_handler: empty selects the default handler; a name no [runtime.handlers]
+ * table configures is refused, as the CRI says it should be. Images are shared by all handlers.
+ */
+export function checkRuntimeHandler(spec: ImageSpec | undefined, handlers: readonly string[], what: string): void {
+  const handler = spec?.runtimeHandler ?? '';
+  if (handler !== '' && !handlers.includes(handler)) {
+    throw new InvalidArgumentError(`${what}: unknown runtime handler ${JSON.stringify(handler)} (configured: ${handlers.join(', ')})`);
+  }
+}
+
+/** `runtimeHandlers`: the handler names runtime-svc is configured with. */
+export function imageEndpoints(images: ImageService, bus: BusClient, runtimeHandlers: readonly string[]): Record<string, BusEndpoint> {
+  const filterOf = (req: ListImagesRequest, what: string) => {
+    checkRuntimeHandler(req.filter?.image, runtimeHandlers, what);
+    return req.filter?.image?.image || undefined;
+  };
   return {
     PullImage: unary(PullImageRequest, PullImageResponse, async (req) => {
+      checkRuntimeHandler(req.image, runtimeHandlers, `pull ${req.image?.image}`);
       const a = req.auth;
       const auth = a
         ? { username: a.username, password: a.password, auth: a.auth, serverAddress: a.serverAddress, identityToken: a.identityToken, registryToken: a.registryToken }
@@ -69,30 +88,25 @@ export function imageEndpoints(images: ImageService, bus: BusClient): Record<str
       }
     }),
     ListImages: unary(ListImagesRequest, ListImagesResponse, async (req) => ({
-      images: (await images.list(req.filter?.image?.image || undefined)).map(toCriImage),
+      images: (await images.list(filterOf(req, 'ListImages'))).map(toCriImage),
     })),
     StreamImages: stream(StreamImagesRequest, StreamImagesResponse, async function* (req) {
-      yield* pages((await images.list(req.filter?.image?.image || undefined)).map(toCriImage), (page) => ({ images: page }));
+      yield* pages((await images.list(filterOf(req, 'StreamImages'))).map(toCriImage), (page) => ({ images: page }));
     }),
     ImageStatus: unary(ImageStatusRequest, ImageStatusResponse, async (req) => {
+      checkRuntimeHandler(req.image, runtimeHandlers, `image status ${req.image?.image}`);
       const r = await images.status(req.image!.image, req.verbose);
       return { image: r ? toCriImage(r.image) : undefined, info: r?.info ?? {} };
     }),
     RemoveImage: unary(RemoveImageRequest, RemoveImageResponse, async (req, ctx) => {
+      checkRuntimeHandler(req.image, runtimeHandlers, `remove image ${req.image?.image}`);
       await images.remove(req.image!.image);
       await images.collectLayers().catch((err) => ctx.log.warn({ err: (err as Error).message }, 'layer collection after removal failed'));
       return {};
     }),
-    ImageFsInfo: unary(ImageFsInfoRequest, ImageFsInfoResponse, async () => {
-      const u = await images.fsInfo();
-      const usage = {
-        timestamp: BigInt(u.timestamp),
-        fsId: u.fsId,
-        usedBytes: { value: BigInt(u.usedBytes.value) },
-        inodesUsed: { value: BigInt(u.inodesUsed.value) },
-      };
-      return { imageFilesystems: [usage], containerFilesystems: [] };
-    }),
+    ImageFsInfo: unary(ImageFsInfoRequest, ImageFsInfoResponse, async (_req, ctx) =>
+      bus.call('storage', 'ImageFsUsage', ImageFsUsageRequest, ImageFsInfoResponse, {}, { deadline: ctx.deadline, requestId: ctx.requestId }),
+    ),
     ImageConfig: unary(ImageConfigRequest, ImageConfigResponse, async (req) => {
       const c = await images.imageConfig(req.image);
       return {

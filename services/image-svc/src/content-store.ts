@@ -28,11 +28,6 @@ export interface IngestHooks {
   onOpen?: (path: string) => void;
 }
 
-export interface Usage {
-  bytes: number;
-  inodes: number;
-}
-
 export class ContentStore {
   readonly blobsDir: string;
   readonly ingestDir: string;
@@ -196,11 +191,6 @@ export class ContentStore {
     await this.commit(partial, desc.digest);
   }
 
-  /** Disk use of everything under the root (blocks, like du) and inode count. */
-  async usage(): Promise<Usage> {
-    return walkUsage(this.root);
-  }
-
   /** Drops partial downloads untouched for `maxAgeMs` (left by crashed pulls). */
   async pruneIngest(maxAgeMs: number, now = Date.now()): Promise<number> {
     let removed = 0;
@@ -251,22 +241,4 @@ async function sizeOrZero(file: string): Promise<number> {
 
 async function hashFile(file: string, length: number, hash: ReturnType<typeof createHash>): Promise<void> {
   for await (const chunk of createReadStream(file, { start: 0, end: length - 1 })) hash.update(chunk as Buffer);
-}
-
-async function walkUsage(dir: string): Promise<Usage> {
-  const total: Usage = { bytes: 0, inodes: 0 };
-  const pending = [dir];
-  while (pending.length > 0) {
-    const current = pending.pop()!;
-    const entries = await readdir(current, { withFileTypes: true }).catch(() => []);
-    for (const entry of entries) {
-      const full = join(current, entry.name);
-      const info = await stat(full).catch(() => undefined);
-      if (!info) continue;
-      total.inodes++;
-      total.bytes += info.blocks * 512;
-      if (entry.isDirectory()) pending.push(full);
-    }
-  }
-  return total;
 }

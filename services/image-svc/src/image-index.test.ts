@@ -47,8 +47,6 @@ describe('ImageIndex', () => {
     expect(index.get(d('1'))?.repoTags).toEqual(['127.0.0.1:5000/app:1', '127.0.0.1:5000/app:latest']);
     await index.put(sampleRecord({ id: d('9'), repoTags: ['127.0.0.1:5000/app:latest'] }));
     expect(index.get(d('1'))?.repoTags).toEqual(['127.0.0.1:5000/app:1']);
-    await index.removeTag(d('1'), '127.0.0.1:5000/app:1');
-    expect(index.get(d('1'))?.repoTags).toEqual([]);
     expect(await index.remove(d('1'))).toBe(true);
     expect(index.get(d('1'))).toBeUndefined();
   });

@@ -152,13 +152,6 @@ export class ImageIndex {
     });
   }
 
-  removeTag(id: string, tag: string): Promise<void> {
-    return this.update((images) => {
-      const record = images.get(id);
-      if (record) images.set(id, { ...record, repoTags: record.repoTags.filter((t) => t !== tag) });
-    });
-  }
-
   remove(id: string): Promise<boolean> {
     return this.update((images) => images.delete(id));
   }

@@ -1,7 +1,8 @@
 // The image service behind the CRI ImageService calls: pull, list, status,
-// remove, fsInfo, plus imageConfig for runtime-svc and importArchive (images
-// from a local tar, no registry). Transport-free; the bus
-// adapter maps these plain objects to proto messages. Owner: image-svc.
+// remove, plus imageConfig for runtime-svc and importArchive (images from a
+// local tar, no registry). Transport-free; the bus adapter maps these plain
+// objects to proto messages (ImageFsInfo is storage-svc's usage, passed on
+// there). Owner: image-svc.
 // Recovery at init(): load the index, delete blobs no record references,
 // drop partial downloads older than a day and staging of interrupted imports.
 import { join } from 'node:path';
@@ -43,21 +44,6 @@ export interface ImageStatusResult {
   image: CriImage;
   /** Empty unless verbose. */
   info: Record<string, string>;
-}
-
-/** CRI FilesystemUsage for the content root. */
-export interface FsUsage {
-  /** Nanoseconds since the epoch. */
-  timestamp: number;
-  fsId: { mountpoint: string };
-  usedBytes: { value: number };
-  inodesUsed: { value: number };
-}
-
-/** How an input matched, so remove() knows whether it named one tag or the image. */
-interface Match {
-  record: ImageRecord;
-  tag?: string;
 }
 
 export class ImageService {
@@ -128,33 +114,29 @@ export class ImageService {
   /** ListImages; with a filter, only the image it names (or nothing). */
   async list(filterImage?: string): Promise<CriImage[]> {
     if (filterImage) {
-      const match = this.find(filterImage);
-      return match ? [toCriImage(match.record)] : [];
+      const record = this.find(filterImage);
+      return record ? [toCriImage(record)] : [];
     }
     return this.index.all().map(toCriImage);
   }
 
   /** ImageStatus: null when the image is not here (CRI says: not an error). */
   async status(image: string, verbose = false): Promise<ImageStatusResult | null> {
-    const match = this.find(image);
-    if (!match) return null;
-    if (!verbose) return { image: toCriImage(match.record), info: {} };
-    const spec = JSON.parse((await this.store.read(match.record.id)).toString('utf8')) as unknown;
-    return { image: toCriImage(match.record), info: verboseInfo(match.record, spec) };
+    const record = this.find(image);
+    if (!record) return null;
+    if (!verbose) return { image: toCriImage(record), info: {} };
+    const spec = JSON.parse((await this.store.read(record.id)).toString('utf8')) as unknown;
+    return { image: toCriImage(record), info: verboseInfo(record, spec) };
   }
 
   /**
-   * RemoveImage: by a tag of an image with other tags, only that tag goes;
-   * otherwise the image and every blob no other image uses. Idempotent.
+   * RemoveImage: whatever names it (ID, any one tag, any repo digest), the image goes with all
+   * its names, as the CRI says, and every blob no other image uses. Idempotent. A container
+   * made from it keeps running: its layers stay in storage-svc while its rootfs exists.
    */
   async remove(image: string): Promise<void> {
-    const match = this.find(image);
-    if (!match) return;
-    const { record, tag } = match;
-    if (tag && record.repoTags.length > 1) {
-      await this.index.removeTag(record.id, tag);
-      return;
-    }
+    const record = this.find(image);
+    if (!record) return;
     await this.index.remove(record.id);
     const stillNeeded = referencedDigests(this.index.all());
     for (const digest of recordDigests(record)) {
@@ -188,44 +170,27 @@ export class ImageService {
     }
   }
 
-  /** ImageFsInfo for the content root (blocks in use, like du, and inodes). */
-  async fsInfo(): Promise<FsUsage> {
-    const usage = await this.store.usage();
-    return {
-      timestamp: Date.now() * 1_000_000,
-      fsId: { mountpoint: this.options.root },
-      usedBytes: { value: usage.bytes },
-      inodesUsed: { value: usage.inodes },
-    };
-  }
-
   /** For runtime-svc: the image's config and layers; NotFound naming the input. */
   async imageConfig(idOrRef: string): Promise<ImageRuntimeConfig> {
-    const match = this.find(idOrRef);
-    if (!match) throw new NotFoundError(`image ${JSON.stringify(idOrRef)} not found`);
-    return toRuntimeConfig(match.record);
+    const record = this.find(idOrRef);
+    if (!record) throw new NotFoundError(`image ${JSON.stringify(idOrRef)} not found`);
+    return toRuntimeConfig(record);
   }
 
   /** Pin or unpin (kubelet's image GC leaves pinned images alone). */
   async setPinned(image: string, pinned: boolean): Promise<void> {
-    const match = this.find(image);
-    if (!match) throw new NotFoundError(`image ${JSON.stringify(image)} not found`);
-    await this.index.setPinned(match.record.id, pinned);
+    const record = this.find(image);
+    if (!record) throw new NotFoundError(`image ${JSON.stringify(image)} not found`);
+    await this.index.setPinned(record.id, pinned);
   }
 
   /** Full ID, then name (tag or digest, short names searched), then a unique ID prefix. */
-  private find(input: string): Match | undefined {
-    if (/^(?:sha256:)?[a-f0-9]{64}$/.test(input)) {
-      const record = this.index.byIdOrPrefix(input);
-      return record ? { record } : undefined;
-    }
-    const byName = this.findByName(input);
-    if (byName) return byName;
-    const record = this.index.byIdOrPrefix(input);
-    return record ? { record } : undefined;
+  private find(input: string): ImageRecord | undefined {
+    if (/^(?:sha256:)?[a-f0-9]{64}$/.test(input)) return this.index.byIdOrPrefix(input);
+    return this.findByName(input) ?? this.index.byIdOrPrefix(input);
   }
 
-  private findByName(input: string): Match | undefined {
+  private findByName(input: string): ImageRecord | undefined {
     let ref;
     try {
       ref = withDefaultTag(parseReference(input));
@@ -236,12 +201,11 @@ export class ImageService {
       if (candidate.digest) {
         const record = this.index.byRepoDigest(digestedName(candidate, candidate.digest))
           ?? this.index.all().find((r) => r.manifestDigest === candidate.digest && r.repoDigests.some((d) => d.startsWith(`${candidate.domain}/${candidate.path}@`)));
-        if (record) return { record };
+        if (record) return record;
         continue;
       }
-      const tag = taggedName(candidate)!;
-      const record = this.index.byTag(tag);
-      if (record) return { record, tag };
+      const record = this.index.byTag(taggedName(candidate)!);
+      if (record) return record;
     }
     return undefined;
   }

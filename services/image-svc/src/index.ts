@@ -1,6 +1,6 @@
 // @crius/image-svc public surface: the transport-free ImageService and the
 // types the bus adapter and runtime-svc use. Owner: image-svc.
-export { ImageService, type ImageServiceOptions, type ImageStatusResult, type FsUsage } from './image-service.js';
+export { ImageService, type ImageServiceOptions, type ImageStatusResult } from './image-service.js';
 export type { LayerUnpacker, PullProgress, ProgressListener } from './pull.js';
 export type { CriImage, ImageRuntimeConfig } from './image-view.js';
 export type { AuthConfig } from './auth.js';

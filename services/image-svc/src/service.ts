@@ -54,6 +54,6 @@ export const imageService: ServiceDefinition = {
       if (r.ok) log.info({ attempts: r.attempts }, 'collected layers no image needs');
       else log.warn({ attempts: r.attempts, err: r.error }, 'could not collect unneeded layers at start; the next removal will');
     });
-    return { endpoints: imageEndpoints(images, bus), stop: () => images.close() };
+    return { endpoints: imageEndpoints(images, bus, Object.keys(config.runtime.handlers)), stop: () => images.close() };
   },
 };

@@ -1,6 +1,6 @@
 // storage-svc's bus adapter: crius.v1.storage.* messages ↔ StorageService.
 import { unary, type BusEndpoint } from '@crius/common';
-import type { FilesystemUsage } from '@crius/common/cri';
+import { ImageFsInfoResponse, type FilesystemUsage } from '@crius/common/cri';
 import {
   CreateRootfsRequest,
   CreateRootfsResponse,
@@ -51,7 +51,10 @@ export function storageEndpoints(storage: StorageService): Record<string, BusEnd
       };
     }),
     GcLayers: unary(GcLayersRequest, GcLayersResponse, async (req) => storage.gcLayers(req.referencedDiffIds)),
-    ImageFsUsage: unary(ImageFsUsageRequest, UsageResponse, async () => ({ usage: usage(await storage.imageFsUsage()) })),
+    ImageFsUsage: unary(ImageFsUsageRequest, ImageFsInfoResponse, async () => {
+      const u = await storage.imageFsUsage();
+      return { imageFilesystems: u.imageFilesystems.map(usage), containerFilesystems: u.containerFilesystems.map(usage) };
+    }),
     ContainerUsage: unary(RootfsRequest, UsageResponse, async (req) => ({ usage: usage(await storage.containerUsage(req.containerId)) })),
     ReconcileRootfs: unary(ReconcileRootfsRequest, ReconcileRootfsResponse, async (req) => {
       const report = await storage.reconcile(req.knownContainerIds);

@@ -113,6 +113,11 @@ export class RootfsManager {
     };
   }
 
+  /** The layers a rootfs is made of ([] when there is none). */
+  async diffIdsOf(id: string): Promise<string[]> {
+    return (await this.readRecord(id))?.diffIds ?? [];
+  }
+
   async list(): Promise<RootfsRecord[]> {
     const out: RootfsRecord[] = [];
     for (const name of await readdir(this.containersDir)) {

@@ -38,10 +38,12 @@ describe('StorageService', () => {
     const info = await svc.rootfsInfo('ctr-1');
     expect(info).toMatchObject({ id: 'ctr-1', rootfsPath, mounted: true, readOnly: false, diffIds: [l1.diffId, l2.diffId] });
 
-    const img = await svc.imageFsUsage();
-    expect(img.mountpoint).toBe('/');
-    expect(img.usedBytes).toBeGreaterThanOrEqual(10_000);
-    expect(img.inodesUsed).toBeGreaterThanOrEqual(8); // layers dir, 2 layer dirs, diffs, files
+    const fs = await svc.imageFsUsage();
+    expect(fs.imageFilesystems).toHaveLength(1); // layers and content store share one filesystem
+    const [img] = fs.imageFilesystems;
+    expect(img!.mountpoint).toBe('/');
+    expect(img!.usedBytes).toBeGreaterThanOrEqual(10_000);
+    expect(img!.inodesUsed).toBeGreaterThanOrEqual(8); // layers dir, 2 layer dirs, diffs, files
     const before = await svc.containerUsage('ctr-1');
     writeFileSync(join(rootfsPath, 'big'), Buffer.alloc(1 << 20, 1));
     const after = await svc.containerUsage('ctr-1');
@@ -85,9 +87,53 @@ describe('StorageService', () => {
     await svc.createRootfs('uses-b', [b.diffId], { readOnly: true });
     expect(await svc.gcLayers([a.diffId])).toEqual({ removed: [c.diffId] });
     expect((await svc.listLayers()).map((l) => l.diffId).sort()).toEqual([a.diffId, b.diffId].sort());
-    await svc.removeRootfs('uses-b');
-    expect(await svc.gcLayers(new Set())).toEqual({ removed: expect.arrayContaining([a.diffId, b.diffId]) });
+    await svc.removeRootfs('uses-b'); // b: no image, and now no rootfs either
+    expect((await svc.listLayers()).map((l) => l.diffId)).toEqual([a.diffId]);
+    expect(await svc.gcLayers(new Set())).toEqual({ removed: [a.diffId] });
     expect(await svc.listLayers()).toEqual([]);
+  });
+
+  it('ImageFsInfo usage: layers plus content store for images, writable layers for containers', async () => {
+    const l = await input([{ name: 'bin/app', body: 'x'.repeat(64 << 10) }]);
+    await svc.ensureLayers([l]);
+    const empty = await svc.imageFsUsage();
+    expect(empty.containerFilesystems).toHaveLength(1);
+    expect(empty.containerFilesystems[0]!.timestampNs).toBeGreaterThan(0n);
+    writeFileSync(join(content, 'blob'), Buffer.alloc(256 << 10, 1));
+    const { rootfsPath } = await svc.createRootfs('w1', [l.diffId]);
+    writeFileSync(join(rootfsPath, 'written'), Buffer.alloc(512 << 10, 2));
+    const full = await svc.imageFsUsage();
+    // The content store's 256 KiB and the layer's 64 KiB both count; the container's write does not.
+    expect(full.imageFilesystems[0]!.usedBytes - empty.imageFilesystems[0]!.usedBytes).toBeGreaterThanOrEqual(256 << 10);
+    expect(full.imageFilesystems[0]!.usedBytes - empty.imageFilesystems[0]!.usedBytes).toBeLessThan(512 << 10);
+    expect(empty.imageFilesystems[0]!.usedBytes).toBeGreaterThanOrEqual(64 << 10);
+    expect(full.containerFilesystems[0]!.usedBytes - empty.containerFilesystems[0]!.usedBytes).toBeGreaterThanOrEqual(512 << 10);
+    await svc.removeRootfs('w1');
+    expect((await svc.imageFsUsage()).containerFilesystems[0]!.usedBytes).toBeLessThan(512 << 10);
+  });
+
+  it('ImageFsInfo usage before image-svc made its content store: zero for it, not an error', async () => {
+    const early = await StorageService.open({ root: join(tmp, 'early'), contentRoot: join(tmp, 'no-content-yet') });
+    const u = await early.imageFsUsage();
+    expect(u.imageFilesystems.map((f) => f.mountpoint)).toEqual(['/']);
+  });
+
+  it('removing the last rootfs of a layer no image needs any more collects that layer', async () => {
+    const [a, b, c] = [await input([{ name: 'a', body: 'a' }]), await input([{ name: 'b', body: 'b' }]), await input([{ name: 'c', body: 'c' }])];
+    await svc.ensureLayers([a, b]);
+    await svc.createRootfs('keeps-b', [b.diffId], { readOnly: true });
+    await svc.removeRootfs('keeps-b'); // image-svc has not collected since start: nothing is known garbage
+    expect((await svc.listLayers()).map((l) => l.diffId).sort()).toEqual([a.diffId, b.diffId].sort());
+    await svc.createRootfs('b1', [b.diffId], { readOnly: true });
+    await svc.createRootfs('b2', [b.diffId], { readOnly: true });
+    expect(await svc.gcLayers([a.diffId])).toEqual({ removed: [] }); // b's image went; b1 and b2 hold b
+    await svc.ensureLayers([c]); // unpacked after that collection: some image being pulled needs it
+    await svc.createRootfs('c1', [c.diffId], { readOnly: true });
+    await svc.removeRootfs('c1');
+    await svc.removeRootfs('b1');
+    expect((await svc.listLayers()).map((l) => l.diffId).sort()).toEqual([a.diffId, b.diffId, c.diffId].sort());
+    await svc.removeRootfs('b2');
+    expect((await svc.listLayers()).map((l) => l.diffId).sort()).toEqual([a.diffId, c.diffId].sort());
   });
 
   it('reconcile at start remounts rootfs records after their mounts vanished', async () => {

@@ -7,9 +7,9 @@ import { isAbsolute, resolve } from 'node:path';
 import { InvalidArgumentError, NotFoundError, Semaphore, SharedLock, mapLimit } from '@crius/common';
 import { LayerStore, parseDiffId, type LayerReconcileReport, type LayerRecord } from './layer-store.js';
 import { DEFAULT_MAX_LAYER_BYTES } from './layer-unpack.js';
-import { commandOs, type StorageOs } from './os.js';
+import { commandOs, type MountInfo, type StorageOs } from './os.js';
 import { RootfsManager, checkId, type RootfsInfo, type RootfsReconcileReport } from './rootfs.js';
-import { DEFAULT_MAX_WALK_ENTRIES, dirUsage, mountPointOf } from './usage.js';
+import { DEFAULT_MAX_WALK_ENTRIES, byFilesystem, dirUsage, mountPointOf, type FsTotal } from './usage.js';
 
 export interface StorageServiceOptions {
   /** State root, e.g. /var/lib/crius/storage. Must not contain `,` `:` or whitespace (overlay options). */
@@ -45,14 +45,16 @@ export interface EnsuredLayer {
   created: boolean;
 }
 
-export interface FsUsage {
+export interface FsUsage extends FsTotal {
   timestampNs: bigint;
-  /** Mount point of the filesystem holding the measured dir (CRI FilesystemIdentifier). */
-  mountpoint: string;
-  usedBytes: number;
-  inodesUsed: number;
-  /** The walk hit maxWalkEntries; the numbers are a lower bound. */
-  truncated: boolean;
+}
+
+/** CRI ImageFsInfo, one entry per filesystem. */
+export interface ImageFsUsage {
+  /** Unpacked layers and image-svc's content store. */
+  imageFilesystems: FsUsage[];
+  /** Writable layers of every container. */
+  containerFilesystems: FsUsage[];
 }
 
 export interface StorageReconcileReport {
@@ -69,6 +71,12 @@ export class StorageService {
   private readonly gcLock = new SharedLock();
   /** Layer unpacks running at once, over all callers. */
   private readonly unpackSlots = new Semaphore(UNPACK_CONCURRENCY);
+  /**
+   * Layers some image needed at image-svc's last collection, plus every layer unpacked since;
+   * unknown (undefined) until image-svc first collects after this process started. A layer
+   * outside it that only a removed container used is garbage (see removeRootfs).
+   */
+  private imageLayers?: Set<string>;
 
   private constructor(
     readonly root: string,
@@ -106,6 +114,7 @@ export class StorageService {
       if (l.growing && !(Number.isSafeInteger(l.size) && l.size! > 0)) throw new InvalidArgumentError(`growing blob ${l.digest} needs its size`);
     }
     return this.gcLock.withShared(async () => {
+      for (const l of layers) this.imageLayers?.add(l.diffId);
       // Layers are independent (overlay stacks them at mount time): unpack a few at once,
       // counted across calls (a pull sends each layer as soon as it has downloaded it).
       const out: EnsuredLayer[] = new Array(layers.length);
@@ -139,10 +148,19 @@ export class StorageService {
     });
   }
 
-  /** Unmounts and deletes a rootfs; removing an unknown id succeeds (kubelet retries). */
+  /**
+   * Unmounts and deletes a rootfs; removing an unknown id succeeds (kubelet retries). Layers
+   * that only this container still used (its image was removed while it existed, as CRI lets
+   * RemoveImage do) are collected now rather than at image-svc's next collection.
+   */
   async removeRootfs(id: string): Promise<{ removed: boolean }> {
     checkId(id);
-    return { removed: await this.rootfs.remove(id) };
+    const diffIds = this.imageLayers ? await this.rootfs.diffIdsOf(id) : [];
+    const removed = await this.rootfs.remove(id);
+    const orphans = diffIds.filter((d) => this.imageLayers && !this.imageLayers.has(d));
+    // The rootfs is gone either way; a layer left by a failure here goes at the next GcLayers.
+    if (orphans.length > 0) await this.collectOrphans(orphans).catch(() => undefined);
+    return { removed };
   }
 
   async rootfsInfo(id: string): Promise<RootfsInfo> {
@@ -155,15 +173,28 @@ export class StorageService {
   /** Removes layers neither in `referencedDiffIds` (images) nor used by any container rootfs. */
   async gcLayers(referencedDiffIds: Iterable<string>): Promise<{ removed: string[] }> {
     return this.gcLock.withExclusive(async () => {
-      const keep = new Set(referencedDiffIds);
+      this.imageLayers = new Set(referencedDiffIds);
+      const keep = new Set(this.imageLayers);
       for (const rec of await this.rootfs.list()) rec.diffIds.forEach((d) => keep.add(d));
       return { removed: await this.layers.gc(keep) };
     });
   }
 
-  /** Usage of the layer store (CRI ImageFsInfo image_filesystems). */
-  async imageFsUsage(): Promise<FsUsage> {
-    return this.usage(this.layers.layersDir);
+  /**
+   * CRI ImageFsInfo: the image filesystems hold the unpacked layers (and their short links) and
+   * image-svc's content store; the container filesystems hold the containers' writable layers
+   * (an overlay mounted inside is another filesystem, so a walk never enters it).
+   */
+  async imageFsUsage(): Promise<ImageFsUsage> {
+    const timestampNs = nowNs();
+    const mounts = await this.os.mounts();
+    const measure = async (dirs: string[]) =>
+      byFilesystem(await Promise.all(dirs.map((d) => this.measure(d, mounts)))).map((u) => ({ ...u, timestampNs }));
+    const [imageFilesystems, containerFilesystems] = await Promise.all([
+      measure([this.layers.layersDir, this.layers.linksDir, this.contentRoot]),
+      measure([this.rootfs.containersDir]),
+    ]);
+    return { imageFilesystems, containerFilesystems };
   }
 
   /** Usage of a container's writable layer (zero for a read-only rootfs). */
@@ -186,9 +217,21 @@ export class StorageService {
 
   private async usage(dir: string): Promise<FsUsage> {
     const timestampNs = nowNs();
+    return { timestampNs, ...(await this.measure(dir, await this.os.mounts())) };
+  }
+
+  private async measure(dir: string, mounts: MountInfo[]): Promise<FsTotal> {
     const u = await dirUsage(dir, this.maxWalkEntries);
-    const mountpoint = await mountPointOf(dir, await this.os.mounts());
-    return { timestampNs, mountpoint, usedBytes: u.bytes, inodesUsed: u.inodes, truncated: u.truncated };
+    return { mountpoint: await mountPointOf(dir, mounts), usedBytes: u.bytes, inodesUsed: u.inodes, truncated: u.truncated };
+  }
+
+  /** Removes those of `candidates` that neither an image (as last known) nor another container needs. */
+  private async collectOrphans(candidates: string[]): Promise<void> {
+    await this.gcLock.withExclusive(async () => {
+      const keep = new Set(this.imageLayers);
+      for (const rec of await this.rootfs.list()) rec.diffIds.forEach((d) => keep.add(d));
+      for (const d of candidates) if (!keep.has(d)) await this.layers.remove(d);
+    });
   }
 
   /**

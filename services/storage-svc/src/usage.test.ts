@@ -1,7 +1,7 @@
 import { linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { dirUsage, mountPointOf } from './usage.js';
+import { byFilesystem, dirUsage, mountPointOf } from './usage.js';
 import { cleanupDir, tempDir } from './test-support/tars.js';
 
 let tmp: string;
@@ -45,5 +45,14 @@ describe('mountPointOf', () => {
     expect(await mountPointOf(join(tmp, 'a', 'b'), mounts)).toBe(join(tmp, 'a'));
     expect(await mountPointOf(join(tmp, 'ab'), mounts)).toBe(tmp);
     expect(await mountPointOf(tmp, [m('/')])).toBe('/');
+    expect(await mountPointOf(join(tmp, 'a', 'not', 'yet'), mounts)).toBe(join(tmp, 'a')); // would be made there
+  });
+});
+
+describe('byFilesystem', () => {
+  it('adds up trees on one filesystem and keeps other filesystems apart, in first-seen order', () => {
+    const t = (mountpoint: string, usedBytes: number, inodesUsed: number, truncated = false) => ({ mountpoint, usedBytes, inodesUsed, truncated });
+    expect(byFilesystem([t('/var', 10, 1), t('/', 5, 2), t('/var', 7, 3, true)])).toEqual([t('/var', 17, 4, true), t('/', 5, 2)]);
+    expect(byFilesystem([])).toEqual([]);
   });
 });

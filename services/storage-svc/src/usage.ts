@@ -1,8 +1,9 @@
-// Filesystem usage for CRI ImageFsInfo (layers) and container stats (writable layer). Owner: storage-svc.
+// Filesystem usage for CRI ImageFsInfo (layers, content store, writable layers) and container stats
+// (one writable layer). Owner: storage-svc.
 // Walks with lstat only (never follows a symlink or crosses into another filesystem), iteratively,
 // and stops after `maxEntries` so one huge tree cannot stall the service; `truncated` says so.
 import { lstat, readdir, realpath } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { MountInfo } from './os.js';
 
 export interface DirUsage {
@@ -66,9 +67,12 @@ export async function dirUsage(dir: string, maxEntries = DEFAULT_MAX_WALK_ENTRIE
   return out;
 }
 
-/** The mount point of the filesystem holding `path` (longest matching mount point). */
+/**
+ * The mount point of the filesystem holding `path` (longest matching mount point); for a path
+ * that does not exist (yet), of the filesystem it would be made on.
+ */
 export async function mountPointOf(path: string, mounts: MountInfo[]): Promise<string> {
-  const real = await realpath(path);
+  const real = await existingRealpath(path);
   let best = '/';
   for (const m of mounts) {
     const mp = m.mountPoint;
@@ -76,4 +80,42 @@ export async function mountPointOf(path: string, mounts: MountInfo[]): Promise<s
     if (inside && mp.length > best.length) best = mp;
   }
   return best;
+}
+
+async function existingRealpath(path: string): Promise<string> {
+  try {
+    return await realpath(path);
+  } catch (e) {
+    const parent = dirname(path);
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || parent === path) throw e;
+    return existingRealpath(parent);
+  }
+}
+
+/** Usage of one directory tree, or the sum of several on one filesystem. */
+export interface FsTotal {
+  /** Mount point of the filesystem holding it (CRI FilesystemIdentifier). */
+  mountpoint: string;
+  usedBytes: number;
+  inodesUsed: number;
+  /** Some walk hit its bound; the numbers are a lower bound. */
+  truncated: boolean;
+}
+
+/**
+ * One entry per filesystem, in the order each first appears: CRI identifies a filesystem by its
+ * mount point, so two trees on one filesystem must not be reported as two filesystems.
+ */
+export function byFilesystem(parts: readonly FsTotal[]): FsTotal[] {
+  const out = new Map<string, FsTotal>();
+  for (const p of parts) {
+    const sum = out.get(p.mountpoint);
+    if (!sum) out.set(p.mountpoint, { ...p });
+    else {
+      sum.usedBytes += p.usedBytes;
+      sum.inodesUsed += p.inodesUsed;
+      sum.truncated ||= p.truncated;
+    }
+  }
+  return [...out.values()];
 }

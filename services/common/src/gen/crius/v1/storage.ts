@@ -88,6 +88,11 @@ export interface GcLayersResponse {
   removed: string[];
 }
 
+/**
+ * Answered with runtime.v1.ImageFsInfoResponse: one entry per filesystem, image_filesystems
+ * for the unpacked layers and image-svc's content store, container_filesystems for the
+ * containers' writable layers.
+ */
 export interface ImageFsUsageRequest {
 }
 

@@ -163,7 +163,7 @@ describe('a registry with the referrers API', () => {
     const image = await push('signed/api', 'api');
     const fallbackPath = `/v2/signed/api/manifests/${referrersTag(image.manifest.digest)}`;
     const referrersPath = `/v2/signed/api/referrers/${image.manifest.digest}`;
-    let served = Buffer.alloc(0);
+    let served: Buffer = Buffer.alloc(0);
     // The proxy answers the referrers API itself and hides the fallback tag; the rest is the real registry.
     proxy = await startServer((req, res) => {
       if (req.url === referrersPath) {

@@ -42,9 +42,23 @@ export interface TestConfig {
   bridge: string;
 }
 
-/** A private crius.toml in a fresh temp dir: own NATS port, socket, CNI dir, bridge and subnet. */
-export async function makeTestConfig(extraToml = ''): Promise<TestConfig> {
+/**
+ * A private crius.toml in a fresh temp dir: own NATS port, socket, CNI dir, bridge and subnet,
+ * and image settings that read nothing of the host's /etc/containers (a signature policy of
+ * its own accepting anything, no registries.conf, no auth file). `image` sets [image] keys
+ * (raw TOML values) over those.
+ */
+export async function makeTestConfig(extraToml = '', image: Record<string, string> = {}): Promise<TestConfig> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'crius-test-'));
+  await writeFile(path.join(dir, 'policy.json'), '{"default": [{"type": "insecureAcceptAnything"}]}\n');
+  const imageKeys: Record<string, string> = {
+    // Tests never leave the machine: short names are not searched on docker.io.
+    unqualified_search_registries: '[]',
+    signature_policy: JSON.stringify(path.join(dir, 'policy.json')),
+    registries_conf: '""',
+    global_auth_file: '""',
+    ...image,
+  };
   const port = await freePort();
   const tag = randomBytes(3).toString('hex');
   const bridge = `crt${tag}`;
@@ -60,8 +74,7 @@ streaming_address = "127.0.0.1:${await freePort()}"
 [bus]
 address = "127.0.0.1:${port}"
 [image]
-# Tests never leave the machine: short names are not searched on docker.io.
-unqualified_search_registries = []
+${Object.entries(imageKeys).map(([k, v]) => `${k} = ${v}`).join('\n')}
 [network]
 cni_conf_dirs = ["${dir}/cni"]
 netns_dir = "${dir}/run/netns"
@@ -74,9 +87,9 @@ ${extraToml}`;
   return { dir, config, configPath, bridge };
 }
 
-/** Start a private stack; `extraToml` is appended to the generated config. */
-export async function startStack(extraToml = ''): Promise<TestStack> {
-  const { dir, config, configPath, bridge } = await makeTestConfig(extraToml);
+/** Start a private stack; `extraToml` is appended to the generated config, `image` sets [image] keys. */
+export async function startStack(extraToml = '', image: Record<string, string> = {}): Promise<TestStack> {
+  const { dir, config, configPath, bridge } = await makeTestConfig(extraToml, image);
   const stack = new Stack({ config, configPath });
   try {
     await stack.start();

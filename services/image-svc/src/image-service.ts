@@ -17,6 +17,9 @@ import { hostPlatform, type Platform } from './platform.js';
 import { Puller, recordDigests, referencedDigests, type LayerUnpacker, type ProgressListener } from './pull.js';
 import { digestedName, parseReference, taggedName, withDefaultTag } from './reference.js';
 import { DEFAULT_REGISTRIES, candidatesFor, validateRegistriesConfig, type RegistriesConfig } from './registries.js';
+import { loadAuthFile } from './auth-file.js';
+import { PinnedImages } from './pinned.js';
+import { SignaturePolicy } from './policy/signature-policy.js';
 import { CONFIG_LIMIT, MANIFEST_LIMIT } from './registry-client.js';
 import { Resolver } from './resolve.js';
 
@@ -27,6 +30,12 @@ export interface ImageServiceOptions {
   root: string;
   unpacker: LayerUnpacker;
   registries?: RegistriesConfig;
+  /** containers-policy.json checked on every pull; undefined checks none (library use and tests). */
+  signaturePolicy?: string;
+  /** containers-auth.json used where the kubelet sends no credentials; undefined: none. */
+  authFile?: string;
+  /** pinned_images patterns (the sandbox image among them). */
+  pinnedImages?: string[];
   /** Defaults to this node (linux + process.arch). */
   platform?: Platform;
   layerConcurrency?: number;
@@ -54,19 +63,23 @@ export class ImageService {
   private readonly importer: Importer;
   private readonly stagingDir: string;
   private readonly registries: RegistriesConfig;
+  private readonly pinned: PinnedImages;
 
   constructor(private readonly options: ImageServiceOptions) {
     this.registries = validateRegistriesConfig(options.registries ?? DEFAULT_REGISTRIES);
+    this.pinned = new PinnedImages(options.pinnedImages ?? []);
     this.store = new ContentStore(options.root);
     this.index = new ImageIndex(options.root, options.onWarning);
     this.http = new HttpPool(options.timeouts);
     const resolver = new Resolver({
       registries: this.registries, http: this.http, tokens: new TokenCache(), retry: options.retry,
       manifestLimit: options.manifestLimit, configLimit: options.configLimit,
+      ...(options.authFile ? { authFile: () => loadAuthFile(options.authFile!) } : {}),
     });
     this.puller = new Puller({
       store: this.store, index: this.index, resolver, unpacker: options.unpacker,
       platform: options.platform ?? hostPlatform(), layerConcurrency: options.layerConcurrency,
+      ...(options.signaturePolicy ? { verifier: new SignaturePolicy(options.signaturePolicy) } : {}),
     });
     this.stagingDir = join(options.root, 'importing');
     this.importer = new Importer({
@@ -115,18 +128,24 @@ export class ImageService {
   async list(filterImage?: string): Promise<CriImage[]> {
     if (filterImage) {
       const record = this.find(filterImage);
-      return record ? [toCriImage(record)] : [];
+      return record ? [this.view(record)] : [];
     }
-    return this.index.all().map(toCriImage);
+    return this.index.all().map((r) => this.view(r));
   }
 
   /** ImageStatus: null when the image is not here (CRI says: not an error). */
   async status(image: string, verbose = false): Promise<ImageStatusResult | null> {
     const record = this.find(image);
     if (!record) return null;
-    if (!verbose) return { image: toCriImage(record), info: {} };
+    if (!verbose) return { image: this.view(record), info: {} };
     const spec = JSON.parse((await this.store.read(record.id)).toString('utf8')) as unknown;
-    return { image: toCriImage(record), info: verboseInfo(record, spec) };
+    return { image: this.view(record), info: verboseInfo(record, spec) };
+  }
+
+  /** The CRI view of a record; pinned by record or by [image] pinned_images. */
+  private view(record: ImageRecord): CriImage {
+    const image = toCriImage(record);
+    return image.pinned ? image : { ...image, pinned: this.pinned.matches(record) };
   }
 
   /**

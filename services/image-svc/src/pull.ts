@@ -14,6 +14,7 @@ import { digestedName, formatReference, parseReference, taggedName, withDefaultT
 import type { RegistryClient } from './registry-client.js';
 import type { Resolver } from './resolve.js';
 import { Leases } from './leases.js';
+import type { PullVerifier } from './policy/signature-policy.js';
 
 export interface UnpackLayer {
   digest: string;
@@ -53,6 +54,8 @@ export interface PullerOptions {
   layerConcurrency?: number;
   /** Least time between two progress reports of one layer (the last byte is always reported). */
   progressIntervalMs?: number;
+  /** The signature policy: asked once the manifest is resolved, before anything is stored. */
+  verifier?: PullVerifier;
 }
 
 interface Fetched {
@@ -109,6 +112,7 @@ export class Puller {
     let failure: unknown;
     try {
       const { client, ref: found, manifest: top } = await this.options.resolver.resolve(ref, `pull ${label}`, auth);
+      await this.options.verifier?.verify(found, top.digest, client, `pull ${label}`);
       const fetched = await this.fetchMetadata(client, found, top.digest, top.bytes, top.contentType, hold);
       diffIds = fetched.config.diffIds;
       for (const diffId of diffIds) this.layerLeases.hold(diffId);

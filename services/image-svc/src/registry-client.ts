@@ -9,7 +9,7 @@ import { pullScope, type Authorizer } from './auth.js';
 import type { BlobDescriptor, ContentStore, IngestHooks } from './content-store.js';
 import { isSha256Digest, sha256Digest } from './digest.js';
 import { DEFAULT_RETRY, HttpPool, discard, readLimited, tlsErrorCode, toUnavailable, withRetry, type RetryOptions } from './http.js';
-import { MANIFEST_ACCEPT } from './manifest.js';
+import { MANIFEST_ACCEPT, MediaType } from './manifest.js';
 import type { Endpoint } from './registries.js';
 
 export const MANIFEST_LIMIT = 4 << 20;
@@ -79,6 +79,37 @@ export class RegistryClient {
   async manifestByDigest(store: ContentStore, digest: string): Promise<FetchedManifest> {
     if (await store.has(digest)) return { digest, bytes: await store.read(digest) };
     return this.getManifest(digest);
+  }
+
+  /** A small blob (a signature payload) read into memory, never stored: size-limited and digest-checked. */
+  readBlob(desc: BlobDescriptor, limit: number): Promise<Buffer> {
+    const what = this.what(`blob ${desc.digest}`);
+    if (!isSha256Digest(desc.digest)) throw new FailedPreconditionError(`${what}: only sha256 digests are supported`);
+    if (desc.size > limit) throw new ResourceExhaustedError(`${what}: size ${desc.size} exceeds the ${limit}-byte limit`);
+    return withRetry(this.retry, async () => {
+      const res = await this.send(`/blobs/${desc.digest}`, {}, what);
+      const bytes = await this.readBody(res, limit, what);
+      this.verify(desc.digest, sha256Digest(bytes), what);
+      return bytes;
+    });
+  }
+
+  /**
+   * The OCI referrers index of `digest` (distribution spec 1.1 referrers API), or
+   * undefined when the registry has no such API (404); callers then try the
+   * `sha256-<hex>` fallback tag.
+   */
+  async referrers(digest: string): Promise<Buffer | undefined> {
+    const what = this.what(`referrers of ${digest}`);
+    try {
+      return await withRetry(this.retry, async () => {
+        const res = await this.send(`/referrers/${digest}`, { accept: MediaType.OciIndex }, what);
+        return this.readBody(res, this.options.manifestLimit ?? MANIFEST_LIMIT, what);
+      });
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
   }
 
   private what(object: string): string {

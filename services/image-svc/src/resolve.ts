@@ -1,8 +1,11 @@
-// Finds where a reference can be pulled from: each candidate name (short-name
-// search) on each endpoint (mirrors, then origin), first manifest wins; the
-// failure, when all fail, names every registry tried. Owner: image-svc.
+// Finds where a reference can be pulled from: each candidate name (alias or
+// short-name search) on each endpoint (mirrors, then origin or its rewritten
+// location), first manifest wins; the failure, when all fail, names every
+// registry tried. Credentials: the kubelet's where they apply, else the global
+// auth file's for that endpoint. Owner: image-svc.
 import { CriusError, NotFoundError, UnavailableError } from '@crius/common';
 import { Authorizer, TokenCache, credentialsFrom, type AuthConfig } from './auth.js';
+import type { AuthTable } from './auth-file.js';
 import { HttpPool, type RetryOptions } from './http.js';
 import { manifestSelector, type ImageReference } from './reference.js';
 import { candidatesFor, endpointsFor, type Endpoint, type RegistriesConfig } from './registries.js';
@@ -15,6 +18,8 @@ export interface ResolverOptions {
   retry?: RetryOptions;
   manifestLimit?: number;
   configLimit?: number;
+  /** Global credentials (auth.json), read when an endpoint has no kubelet credentials. */
+  authFile?: () => Promise<AuthTable>;
 }
 
 export interface Resolved {
@@ -40,18 +45,29 @@ export function authFor(auth: AuthConfig | undefined, endpoint: Endpoint): AuthC
 export class Resolver {
   constructor(private readonly options: ResolverOptions) {}
 
-  client(endpoint: Endpoint, ref: ImageReference, label: string, auth?: AuthConfig): RegistryClient {
+  client(endpoint: Endpoint, label: string, auth?: AuthConfig, global?: AuthTable): RegistryClient {
     const { http, tokens, retry, manifestLimit, configLimit } = this.options;
-    const authorizer = new Authorizer(credentialsFrom(authFor(auth, endpoint)), http, tokens);
-    return new RegistryClient(endpoint, ref.path, label, { http, authorizer, retry, manifestLimit, configLimit });
+    const credentials = credentialsFrom(authFor(auth, endpoint)) ?? credentialsFrom(global?.lookup(endpoint.location));
+    const authorizer = new Authorizer(credentials, http, tokens);
+    return new RegistryClient(endpoint, endpoint.repository, label, { http, authorizer, retry, manifestLimit, configLimit });
   }
 
   /** Tries every candidate × endpoint in order; throws the most telling failure. */
   async resolve(ref: ImageReference, label: string, auth?: AuthConfig): Promise<Resolved> {
-    const failures: { endpoint: Endpoint; err: unknown }[] = [];
+    const failures: { endpoint: Pick<Endpoint, 'host'>; err: unknown }[] = [];
+    let global: AuthTable | undefined;
     for (const candidate of candidatesFor(this.options.registries, ref)) {
-      for (const endpoint of endpointsFor(this.options.registries, candidate)) {
-        const client = this.client(endpoint, candidate, label, auth);
+      let endpoints: Endpoint[];
+      try {
+        endpoints = endpointsFor(this.options.registries, candidate, label);
+      } catch (err) {
+        if (!(err instanceof CriusError)) throw err;
+        failures.push({ endpoint: { host: candidate.domain }, err }); // blocked
+        continue;
+      }
+      for (const endpoint of endpoints) {
+        if (!credentialsFrom(authFor(auth, endpoint)) && this.options.authFile) global ??= await this.options.authFile();
+        const client = this.client(endpoint, label, auth, global);
         try {
           const manifest = await client.getManifest(manifestSelector(candidate));
           return { ref: candidate, client, manifest };
@@ -69,7 +85,7 @@ export class Resolver {
  * Unreachable beats not-found (the unreachable one may have it); a real
  * refusal (auth, bad digest) beats both; all not-found is NotFound.
  */
-function summarise(label: string, failures: { endpoint: Endpoint; err: unknown }[]): Error {
+function summarise(label: string, failures: { endpoint: Pick<Endpoint, 'host'>; err: unknown }[]): Error {
   const refusal = failures.find((f) => !(f.err instanceof NotFoundError) && !(f.err instanceof UnavailableError));
   if (refusal) return refusal.err as Error;
   const unreachable = failures.filter((f) => f.err instanceof UnavailableError);

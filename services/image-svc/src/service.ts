@@ -5,17 +5,14 @@ import { ImagePullProgress } from '@crius/common/proto/events';
 import { imageEndpoints, storageUnpacker } from './bus.js';
 import { ImageService } from './image-service.js';
 import type { Platform } from './platform.js';
-import { validateRegistriesConfig, type RegistriesConfig } from './registries.js';
+import { SignaturePolicy } from './policy/signature-policy.js';
+import { registriesFromConfig } from './registries-config.js';
 
-export function registriesFromConfig(cfg: CriusConfig): RegistriesConfig {
-  const table = cfg.image.registries;
-  const registries = Object.entries(table).map(([host, r]) => ({
-    host,
-    insecure: r.insecure || undefined,
-    caFile: r.ca_file || undefined,
-    mirrors: r.mirrors.map((m) => ({ host: m, insecure: table[m]?.insecure || undefined, caFile: table[m]?.ca_file || undefined })),
-  }));
-  return validateRegistriesConfig({ registries, unqualifiedSearchRegistries: cfg.image.unqualified_search_registries });
+export { registriesFromConfig };
+
+/** [image] pinned_images plus the sandbox image. */
+export function pinnedFromConfig(cfg: CriusConfig): string[] {
+  return cfg.image.pause_image ? [...cfg.image.pinned_images, cfg.image.pause_image] : [...cfg.image.pinned_images];
 }
 
 /** `os/arch[/variant]` from [image] platform. */
@@ -37,10 +34,17 @@ export const imageService: ServiceDefinition = {
   },
   async start({ config, bus, nc, log }) {
     if (allowRoot(config) && process.geteuid?.() === 0) log.warn('running as root because allow_root is set; production runs image-svc as its own user');
+    const warn = (message: string) => log.warn(message);
+    const registries = await registriesFromConfig(config, warn);
+    // A pull re-reads the policy; an unusable one is said now, and every pull will say it too.
+    await new SignaturePolicy(config.image.signature_policy).check().catch((err: Error) => log.warn(err.message));
     const images = new ImageService({
       root: contentStoreDir(config),
       unpacker: storageUnpacker(bus),
-      registries: registriesFromConfig(config),
+      registries,
+      signaturePolicy: config.image.signature_policy,
+      ...(config.image.global_auth_file ? { authFile: config.image.global_auth_file } : {}),
+      pinnedImages: pinnedFromConfig(config),
       layerConcurrency: config.image.max_concurrent_downloads,
       ...(config.image.platform ? { platform: parsePlatform(config.image.platform) } : {}),
       onProgress: (e) =>

@@ -34,6 +34,16 @@ describe('config', () => {
     expect(() => parseConfig('[api]\nmax_msg_size = 10\n', 'f.toml')).toThrow('api.max_msg_size must be at least 1024, got 10');
   });
 
+  it('runs a key\'s own check: image file paths are absolute, pinned patterns meaningful', () => {
+    expect(() => parseConfig('[image]\nsignature_policy = "policy.json"\n', 'f.toml')).toThrow('config f.toml: image.signature_policy must be an absolute path');
+    expect(() => parseConfig('[image]\nsignature_policy = ""\n', 'f.toml')).toThrow('image.signature_policy must be an absolute path');
+    expect(parseConfig('[image]\nregistries_conf = ""\nglobal_auth_file = ""\n').image.registries_conf).toBe('');
+    expect(() => parseConfig('[image]\nglobal_auth_file = "auth.json"\n', 'f.toml')).toThrow('image.global_auth_file must be an absolute path (or empty)');
+    expect(() => parseConfig('[image]\npinned_images = ["ok/*", "a*b"]\n', 'f.toml')).toThrow(
+      'config f.toml: image.pinned_images "a*b": "*" may only end a pattern ("prefix*") or surround it ("*keyword*")',
+    );
+  });
+
   it('reports TOML syntax errors as InvalidArgument with the file', () => {
     expect(() => parseConfig('[api\n', 'broken.toml')).toThrow(InvalidArgumentError);
     expect(() => parseConfig('[api\n', 'broken.toml')).toThrow(/^config broken.toml: /);

@@ -95,7 +95,7 @@ function checkValue(value: unknown, field: Field, key: string, source: string): 
     case 'string':
       if (typeof value !== 'string') throw bad(`must be a string, got ${describe(value)}`);
       if (field.enum && !field.enum.includes(value)) throw bad(`must be one of ${field.enum.join(', ')}, got ${JSON.stringify(value)}`);
-      return value;
+      return checked(value, field, bad);
     case 'number': {
       const n = typeof value === 'bigint' ? Number(value) : value;
       if (typeof n !== 'number' || !Number.isFinite(n)) throw bad(`must be a number, got ${describe(value)}`);
@@ -108,8 +108,14 @@ function checkValue(value: unknown, field: Field, key: string, source: string): 
       return value;
     case 'string[]':
       if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw bad(`must be a list of strings, got ${describe(value)}`);
-      return [...value];
+      return checked([...value], field, bad);
   }
+}
+
+function checked<T>(value: T, field: Field, bad: (why: string) => Error): T {
+  const problem = field.check?.(value as never);
+  if (problem) throw bad(problem);
+  return value;
 }
 
 function asTable(value: unknown, key: string, source: string): Record<string, unknown> {

@@ -12,6 +12,8 @@ export interface Field {
   /** Lower/upper bound for numbers. */
   min?: number;
   max?: number;
+  /** Further check of a value of the right type: a reason it is wrong, or undefined. */
+  check?: (value: never) => string | undefined;
 }
 
 export interface Section {
@@ -25,7 +27,24 @@ type Extra = Partial<Omit<Field, 'type' | 'default' | 'doc'>>;
 const str = (d: string, doc: string, extra: Extra = {}): Field & { type: 'string' } => ({ ...extra, type: 'string', default: d, doc });
 const num = (d: number, doc: string, extra: Extra = {}): Field & { type: 'number' } => ({ ...extra, type: 'number', default: d, doc });
 const bool = (d: boolean, doc: string): Field & { type: 'boolean' } => ({ type: 'boolean', default: d, doc });
-const list = (d: string[], doc: string): Field & { type: 'string[]' } => ({ type: 'string[]', default: d, doc });
+const list = (d: string[], doc: string, extra: Extra = {}): Field & { type: 'string[]' } => ({ ...extra, type: 'string[]', default: d, doc });
+
+/** An absolute path, or empty where the key allows "none". */
+const absoluteOrEmpty = (v: string) => (v === '' || v.startsWith('/') ? undefined : 'must be an absolute path (or empty)');
+const absolute = (v: string) => (v.startsWith('/') ? undefined : 'must be an absolute path');
+
+/**
+ * pinned_images patterns as CRI-O documents them: exact (no `*`), a glob with one `*`
+ * at the end, or a keyword with `*` at both ends; a `*` anywhere else matches nothing.
+ */
+export function pinnedPatternProblem(pattern: string): string | undefined {
+  const inner = pattern.replace(/^\*/, '').replace(/\*$/, '');
+  if (inner === '') return `${JSON.stringify(pattern)} matches nothing useful (use a name, "prefix*" or "*keyword*")`;
+  if (inner.includes('*')) return `${JSON.stringify(pattern)}: "*" may only end a pattern ("prefix*") or surround it ("*keyword*")`;
+  if (pattern.startsWith('*') && !pattern.endsWith('*')) return `${JSON.stringify(pattern)}: a leading "*" needs a trailing one ("*keyword*")`;
+  return undefined;
+}
+const pinnedPatterns = (v: string[]) => v.map(pinnedPatternProblem).find((p) => p !== undefined);
 
 export const SCHEMA = {
   log: {
@@ -84,10 +103,15 @@ export const SCHEMA = {
   image: {
     doc: 'Image pulls and the content store (image-svc).',
     fields: {
-      unqualified_search_registries: list(['docker.io'], 'Registries tried in order for short names.'),
+      unqualified_search_registries: list([], 'Registries tried in order for short names; empty takes `unqualified-search-registries` from registries_conf, and docker.io when that has none either.'),
       max_concurrent_downloads: num(3, 'Layers fetched in parallel per pull.', { min: 1, max: 32 }),
       platform: str('', 'os/arch[/variant] to pull; empty means this node.'),
       allow_root: bool(false, 'Let image-svc run as root (it parses untrusted registry data; `crius up` sets CRIUS_ALLOW_ROOT=1 for its development stack).'),
+      signature_policy: str('/etc/containers/policy.json', 'containers-policy.json(5) checked before every pull (read each time): insecureAcceptAnything, reject and sigstoreSigned with a public key, per docker scope. A missing or invalid file refuses every pull, as CRI-O does (see docs/images.md).', { check: absolute }),
+      registries_conf: str('/etc/containers/registries.conf', 'containers-registries.conf(5) (v2) read at start, then the *.conf files of the `<file>.d` directory beside it in lexical order; the default file may be missing, another path must exist; empty reads none. [image.registries] and unqualified_search_registries override it (docs/images.md).', { check: absoluteOrEmpty }),
+      global_auth_file: str('/etc/containers/auth.json', 'containers-auth.json(5) credentials used for a registry the kubelet sends none for (keys host or host/namespace, `auth` or `identitytoken`); read on each pull that needs it; must not be readable by group or others; missing means none; empty disables.', { check: absoluteOrEmpty }),
+      pinned_images: list([], 'Images ImageStatus/ListImages report as pinned, so the kubelet image GC keeps them: exact names (normalised: `busybox` is docker.io/library/busybox:latest), `prefix*` or `*keyword*`, case-insensitive, against every tag and digest name. pause_image is always pinned.', { check: pinnedPatterns }),
+      pause_image: str('registry.k8s.io/pause:3.10', 'The sandbox image, as CRI-O `pause_image` and containerd `sandbox_image` name it: crius runs pods without one (catatonit from the host holds a shared PID namespace), but nodes pre-pull it, so it is pinned. Empty: none.'),
     },
     tables: {
       registries: {

@@ -161,6 +161,19 @@ export class RawH2Client {
     }
   }
 
+  /** Waits until the server has closed the connection (or sent GOAWAY). */
+  async ended(timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closed && this.goaway === undefined) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`connection still open after ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiters.add(() => (clearTimeout(t), resolve()));
+      });
+    }
+  }
+
   /** Waits for the stream to end (trailers or RST_STREAM) and returns it. */
   async response(stream: number, timeoutMs?: number): Promise<StreamState> {
     return this.until(stream, (s) => s.ended, timeoutMs);

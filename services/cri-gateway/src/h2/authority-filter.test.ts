@@ -159,6 +159,17 @@ describe('AuthorityFilter', () => {
     expect(filter.rewrittenBlocks).toBe(2); // stream 1 went through untouched
   });
 
+  it('re-encodes good blocks too once one was rewritten: they may refer to entries the server never got', () => {
+    // Stream 1's bad authority is rewritten; its x-a entry reaches the server only as a plain literal.
+    const bad = Buffer.concat([GRPC_REQUEST, lit(':authority', SOCK), lit('x-a', 'from-1', 0x40), TE]);
+    // Stream 3 is valid by itself and refers to x-a (dynamic index 62).
+    const good = Buffer.concat([GRPC_REQUEST, lit(':authority', 'localhost'), indexed(62), TE]);
+    const filter = new AuthorityFilter();
+    const view = serverView(run([PREFACE, headers(1, bad), headers(3, good)], filter));
+    expect(view[1]!.fields).toEqual([[':method', 'POST'], [':scheme', 'http'], [':path', '/runtime.v1.RuntimeService/Version'], [':authority', 'localhost'], ['x-a', 'from-1'], ['te', 'trailers']]);
+    expect(filter.rewrittenBlocks).toBe(2);
+  });
+
   it('replaces a bad host header, and gives a request without any authority one', () => {
     const hostOnly = serverView(run([PREFACE, headers(1, Buffer.concat([GRPC_REQUEST, lit('host', SOCK)]))]));
     expect(authorityOf(hostOnly[0]!.fields)).toEqual([['host', 'localhost']]);

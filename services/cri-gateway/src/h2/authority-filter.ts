@@ -30,6 +30,8 @@ export const MAX_FRAME = 16384;
 /** Largest encoded header block buffered; the server's header list limit (64 KiB decoded) is far below. */
 const MAX_BLOCK = 256 * 1024;
 
+const EMPTY = Buffer.alloc(0);
+
 /** The byte stream breaks HTTP/2 or HPACK: the connection is to be closed. */
 export class H2FilterError extends Error {}
 
@@ -136,6 +138,11 @@ export class AuthorityFilter {
   /** Counts push calls, so a held frame knows whether it lies in the current chunk. */
   private pushes = 0;
   private dropAck: boolean;
+  // Output of the current push: contiguous ranges of its chunk become one slice.
+  private chunk: Buffer = EMPTY;
+  private out: Buffer[] = [];
+  private runStart = -1;
+  private runEnd = -1;
   /** Header blocks re-encoded so far (one connection's count, for logs and tests). */
   rewrittenBlocks = 0;
   /** Header blocks seen so far. */
@@ -212,12 +219,6 @@ export class AuthorityFilter {
     this.chunk = EMPTY;
     return out;
   }
-
-  // Output of the current push: contiguous ranges of its chunk become one slice.
-  private chunk: Buffer = EMPTY;
-  private out: Buffer[] = [];
-  private runStart = -1;
-  private runEnd = -1;
 
   private flushRun(): void {
     if (this.runEnd > this.runStart) this.out.push(this.chunk.subarray(this.runStart, this.runEnd));
@@ -351,11 +352,9 @@ export class AuthorityFilter {
   }
 }
 
-const EMPTY = Buffer.alloc(0);
 
 function isHeaderBlockFrame(type: number): boolean {
   return type === HEADERS || type === CONTINUATION;
 }
 
 export const FRAME_TYPES = { DATA, HEADERS, SETTINGS, PUSH_PROMISE, PING: 0x6, GOAWAY: 0x7, RST_STREAM: 0x3, CONTINUATION } as const;
-export const FRAME_FLAGS = { END_STREAM, END_HEADERS, PADDED, PRIORITY } as const;

@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   const socket = config.api.listen;
   await mkdir(path.dirname(socket), { recursive: true });
   await rm(socket, { force: true });
-  await listen(server, socket);
+  const listener = await listen(server, socket, log);
   await chmod(socket, parseInt(config.api.socket_mode, 8));
   if (config.api.socket_group) await chown(socket, process.getuid?.() ?? 0, groupId(config.api.socket_group));
   log.info({ socket, bus: config.bus.address }, 'ready');
@@ -41,6 +41,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'stopping');
     metricsServer?.close();
     void streaming.stop();
+    void listener.close();
     const force = setTimeout(() => server.forceShutdown(), 5000);
     server.tryShutdown(async () => {
       clearTimeout(force);

@@ -2,7 +2,7 @@
 // table. Methods owned by a service are forwarded as raw bytes; Version,
 // Status, GetContainerEvents and the streaming URLs (Exec, Attach,
 // PortForward) are the gateway's own (rpc/*.ts).
-import { Server, ServerCredentials, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, type UntypedServiceImplementation, type ServiceDefinition } from '@grpc/grpc-js';
+import { Server, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, type UntypedServiceImplementation, type ServiceDefinition } from '@grpc/grpc-js';
 import { criMethods, type ServiceName, type BusClient, type CriMethodInfo, type CriusConfig, type Logger } from '@crius/common';
 import { StatusRequest, VersionResponse, StatusResponse } from '@crius/common/cri';
 import { ImageServiceService, RuntimeServiceService } from '@crius/common/cri-grpc';
@@ -13,6 +13,7 @@ import { collectHealth, statusFrom } from './rpc/status.js';
 import { version } from './rpc/version.js';
 import { streamingHandlers } from './rpc/streaming.js';
 import type { StreamingServer } from './streaming/index.js';
+import { listenUnix, type CriListener } from './h2/listener.js';
 
 type Raw = Buffer;
 type UnaryFn = (bytes: Raw, ctx: CallContext) => Promise<Raw>;
@@ -142,8 +143,15 @@ function serviceOf(m: CriMethodInfo): ServiceName {
   return m.owner;
 }
 
-export async function listen(server: Server, socketPath: string): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    server.bindAsync(`unix://${socketPath}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
+/**
+ * Serves the CRI socket. The gateway owns the listener (not grpc-js's
+ * bindAsync) so every connection passes the :authority filter (h2/).
+ */
+export function listen(server: Server, socketPath: string, log: Logger): Promise<CriListener> {
+  return listenUnix(server, socketPath, {
+    onMalformed: (err) => log.debug({ err: err.message }, 'closed a CRI connection: malformed HTTP/2'),
+    onConnection: (path) => {
+      if (path === 'filtered') log.debug('CRI connection with an :authority nghttp2 refuses: its header blocks are rewritten');
+    },
   });
 }

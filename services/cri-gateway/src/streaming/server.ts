@@ -61,7 +61,10 @@ export class StreamingServer {
     this.tokens = new TokenStore({ ttlMs: opts.tokenTtlMs, maxPending: opts.maxPendingTokens });
     this.streamCreationTimeoutMs = opts.streamCreationTimeoutMs ?? 30_000;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 4 * 3600_000;
-    this.server = opts.tls ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert, ca: opts.tls.ca }) : createHttpServer();
+    // Any Host, or none: clients reach this server by URL token, and Go's
+    // streaming clients may send a socket path or nothing as Host (issue 15).
+    const http = { requireHostHeader: false };
+    this.server = opts.tls ? createHttpsServer({ ...http, key: opts.tls.key, cert: opts.tls.cert, ca: opts.tls.ca }) : createHttpServer(http);
     this.server.on('request', (req, res) => this.onRequest(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket as Socket, head));
     this.server.on('clientError', (_err, socket: Duplex) => reject(socket, 400, 'malformed HTTP request'));

@@ -13,13 +13,17 @@ export interface UpgradeResponse {
   socket: Socket;
 }
 
-/** Sends one HTTP/1.1 request with the given headers and reads the response head. */
-export function httpUpgrade(url: string, headers: Record<string, string | string[]>, method = 'POST'): Promise<UpgradeResponse> {
+/**
+ * Sends one HTTP/1.1 request with the given headers and reads the response
+ * head. `host` replaces the Host header's value; null sends none.
+ */
+export function httpUpgrade(url: string, headers: Record<string, string | string[]>, method = 'POST', host?: string | null): Promise<UpgradeResponse> {
   const u = new URL(url);
   const port = Number(u.port);
   const socket: Socket =
     u.protocol === 'https:' ? tlsConnect({ host: u.hostname, port, rejectUnauthorized: false }) : netConnect({ host: u.hostname, port });
-  const lines = [`${method} ${u.pathname}${u.search} HTTP/1.1`, `Host: ${u.host}`];
+  const lines = [`${method} ${u.pathname}${u.search} HTTP/1.1`];
+  if (host !== null) lines.push(`Host: ${host ?? u.host}`);
   for (const [k, v] of Object.entries(headers)) for (const value of [v].flat()) lines.push(`${k}: ${value}`);
   socket.setNoDelay(true); // as Go clients do: window updates must not wait for Nagle
   socket.write(`${lines.join('\r\n')}\r\n\r\n`);
@@ -108,6 +112,8 @@ export interface SpdyClientOptions {
   flowControl?: boolean;
   /** With flowControl: send WINDOW_UPDATEs (false = a client that never consumes). Default true. */
   grantWindow?: boolean;
+  /** The Host header's value instead of the URL's; null sends none. */
+  host?: string | null;
 }
 
 export class SpdyTestClient {
@@ -140,7 +146,7 @@ export class SpdyTestClient {
   static async connect(url: string, opts: SpdyClientOptions = {}): Promise<SpdyTestClient> {
     const headers: Record<string, string | string[]> = { Connection: 'Upgrade', Upgrade: 'SPDY/3.1' };
     if (opts.protocols) headers['X-Stream-Protocol-Version'] = opts.protocols;
-    const res = await httpUpgrade(url, headers);
+    const res = await httpUpgrade(url, headers, 'POST', opts.host);
     if (res.status !== 101) {
       res.socket.destroy();
       throw Object.assign(new Error(`upgrade refused: HTTP ${res.status} ${res.rest.toString()}`), { status: res.status });

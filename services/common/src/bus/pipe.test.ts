@@ -37,13 +37,16 @@ async function pair(opts = {}, address = execPipe()) {
   return { sid: address.sid, service, gateway };
 }
 
-/** The server's refusal of a subscription, as nats.js hands it to the subscription (never a timeout). */
-function refusal(nc: NatsConnection, subject: string): Promise<Error> {
-  return new Promise((resolve, reject) => {
-    nc.subscribe(subject, {
-      callback: (err) => (err ? resolve(err) : reject(new Error(`${subject}: a message was delivered to a subscription that must be refused`))),
-    });
-  });
+/**
+ * The server's refusal of each subscription, as nats.js hands it to the subscription
+ * (never a timeout): the server answers in order, so once a subscription refused to
+ * everyone is refused, a subscription without a refusal by then was allowed.
+ */
+async function refusals(nc: NatsConnection, subjects: string[]): Promise<(Error | undefined)[]> {
+  const got: (Error | undefined)[] = subjects.map(() => undefined);
+  subjects.forEach((subject, i) => nc.subscribe(subject, { callback: (err) => err && (got[i] = err) }));
+  await new Promise<void>((resolve) => nc.subscribe('crius.v1.sentinel', { callback: (err) => err && resolve() }));
+  return got;
 }
 
 function collect(r: Readable): Promise<Buffer> {
@@ -64,8 +67,8 @@ describe('BusPipe', () => {
   it('keeps an exec session to its two ends: network-svc is refused reading or joining it', async () => {
     const { sid, service, gateway } = await pair();
     const addr: PipeAddress = { callee: 'runtime', caller: 'gateway', sid };
-    const reads = await Promise.all([refusal(third, pipeSubject(addr, 'up')), refusal(third, pipeSubject(addr, 'down')), refusal(third, 'crius.v1.pipe.>')]);
-    for (const err of reads) expect((err as { code?: string }).code).toBe(ErrorCode.PermissionsViolation);
+    const reads = await refusals(third, [pipeSubject(addr, 'up'), pipeSubject(addr, 'down'), 'crius.v1.pipe.>']);
+    for (const err of reads) expect((err as { code?: string } | undefined)?.code).toBe(ErrorCode.PermissionsViolation);
     expect(reads[0]!.message).toBe(`'Permissions Violation for Subscription to "${pipeSubject(addr, 'up')}"'`);
     // Nor may it write into the session: the server refuses the publish and the ends see nothing.
     const refusedPublish = (async () => {
@@ -76,6 +79,7 @@ describe('BusPipe', () => {
       return undefined;
     })();
     third.publish(pipeSubject(addr, 'up'), new Uint8Array([1]));
+    third.publish('crius.v1.sentinel', new Uint8Array()); // refused to all: the first refusal if the pipe's was not
     expect(await refusedPublish).toBe(pipeSubject(addr, 'up'));
     const stdin = collect(service.readable('stdin'));
     gateway.writable('stdin').end('only from the gateway');

@@ -48,11 +48,13 @@ beforeAll(async () => {
   await chmod(path.join(dir, 'auth.json'), 0o600);
 
   s = await startStack('', {
-    signature_policy: JSON.stringify(path.join(dir, 'policy.json')),
-    registries_conf: JSON.stringify(path.join(dir, 'registries.conf')),
-    global_auth_file: JSON.stringify(path.join(dir, 'auth.json')),
-    pinned_images: '["*keep*"]',
-    pause_image: JSON.stringify(`${reg.host}/pause:3.10`),
+    image: {
+      signature_policy: JSON.stringify(path.join(dir, 'policy.json')),
+      registries_conf: JSON.stringify(path.join(dir, 'registries.conf')),
+      global_auth_file: JSON.stringify(path.join(dir, 'auth.json')),
+      pinned_images: '["*keep*"]',
+      pause_image: JSON.stringify(`${reg.host}/pause:3.10`),
+    },
   });
   client = rawClient(s.config.api.listen);
 }, 120_000);

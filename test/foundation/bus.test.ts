@@ -1,7 +1,9 @@
-// The bus contract against a real nats-server with the real permissions:
-// typed round trips, errors as gRPC codes in headers, deadline propagation,
-// no-responder and timeout mapping, streamed replies, and the per-service
-// subject permissions.
+// The bus contract against a real nats-server with the real permissions
+// (plus the test's own methods, granted to the gateway only): typed round
+// trips, errors as gRPC codes in headers, deadline propagation, no-responder
+// and timeout mapping, streamed replies, and refusals that are the server's
+// permission violations. The whole user × subject matrix is in
+// bus-permissions.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BusClient,
@@ -14,9 +16,13 @@ import {
   unary,
   createLogger,
   eventSubject,
+  GRANTS,
+  InternalError,
+  type BusGrants,
+  type BusUser,
   type HandlerContext,
 } from '@crius/common';
-import { headers } from 'nats';
+import { ErrorCode, headers, type NatsConnection } from 'nats';
 import { HealthRequest, HealthResponse } from '@crius/common/proto/health';
 import { startNats, type TestNats } from '../harness/nats.js';
 
@@ -25,8 +31,25 @@ let gateway: BusClient;
 const seen: HandlerContext[] = [];
 const log = createLogger('bus-test', 'silent');
 
+const TEST_METHODS = ['Echo', 'Missing', 'Crash', 'Slow', 'Three', 'Nothing', 'EmptyItem', 'BreaksAtTwo', 'Many', 'NotYet'];
+const TEST_GRANTS: Record<BusUser, BusGrants> = {
+  ...GRANTS,
+  gateway: { ...GRANTS.gateway, calls: { ...GRANTS.gateway.calls, runtime: [...(GRANTS.gateway.calls.runtime ?? []), ...TEST_METHODS], storage: [...(GRANTS.gateway.calls.storage ?? []), 'Anything'] } },
+};
+
+/** The next permission violation the server reports to this connection for a publish. */
+function nextPublishRefusal(nc: NatsConnection): Promise<string> {
+  return (async () => {
+    for await (const st of nc.status()) {
+      const ctx = (st as { permissionContext?: { operation: string; subject: string } }).permissionContext;
+      if (st.data === ErrorCode.PermissionsViolation && ctx?.operation === 'publish') return ctx.subject;
+    }
+    throw new Error('connection closed without a permission violation');
+  })();
+}
+
 beforeAll(async () => {
-  nats = await startNats();
+  nats = await startNats(TEST_GRANTS);
   const runtimeNc = await nats.connect('runtime');
   await serveBus(runtimeNc, {
     service: 'runtime',
@@ -132,56 +155,80 @@ describe('request/reply', () => {
     expect(seenPids).toEqual([1]); // the item after 2 is fetched before 2 is sent, so 2 goes with the error
   });
 
-  it('refuses a request for the next item of a stream that is not open', async () => {
+  it('refuses a request for the next item of a stream that is not open, or through another method', async () => {
     const nc = await nats.connect('gateway');
     const first = await nc.request('crius.v1.runtime.Three', new Uint8Array(), { timeout: 2000 });
     const next = first.headers!.get('Crius-Stream-Next');
-    expect(next).toMatch(/^crius\.v1\.runtime\._next\./);
+    // Paged through the method's own subject: calling the method is what grants it.
+    expect(next).toMatch(/^crius\.v1\.runtime\.Three\._next\.\w+$/);
+    const notFound = async (subject: string, id: string) => {
+      const h = headers();
+      h.set('Crius-Stream-Id', id);
+      const reply = await nc.request(subject, new Uint8Array(), { timeout: 2000, headers: h });
+      return Number(reply.headers!.get('Nats-Service-Error-Code')) === Code.NOT_FOUND;
+    };
+    expect(await notFound(next, 'no-such-stream')).toBe(true);
+    // The open stream's id, asked for through another method's subject of the same instance.
+    const id = first.headers!.get('Crius-Stream-Id');
+    expect(await notFound(next.replace('.Three.', '.Many.'), id)).toBe(true);
+    // Through its own subject the same id still pages on.
     const h = headers();
-    h.set('Crius-Stream-Id', 'no-such-stream');
-    const reply = await nc.request(next, new Uint8Array(), { timeout: 2000, headers: h });
-    expect(Number(reply.headers!.get('Nats-Service-Error-Code'))).toBe(Code.NOT_FOUND);
+    h.set('Crius-Stream-Id', id);
+    const second = await nc.request(next, new Uint8Array(), { timeout: 2000, headers: h });
+    expect(HealthResponse.decode(second.data).pid).toBe(2);
     await nc.close();
   });
 });
 
 describe('permissions', () => {
-  it('image-svc may not call runtime-svc methods', async () => {
+  it('image-svc may not call runtime-svc methods: the server refuses the request, the handler never runs', async () => {
     const before = seen.length;
     const image = new BusClient(await nats.connect('image'));
-    const err = await image.call('runtime', 'Echo', HealthRequest, HealthResponse, {}, { deadline: Date.now() + 1000 }).catch((e) => e);
-    expect(err).toBeInstanceOf(Error);
+    const err = await image.call('runtime', 'Echo', HealthRequest, HealthResponse, {}, { deadline: Date.now() + 10_000 }).catch((e) => e);
+    expect(err).toBeInstanceOf(InternalError);
+    expect(err.message).toBe('bus permission denied: this bus user may not call runtime-svc Echo');
+    expect(err.cause.code).toBe(ErrorCode.PermissionsViolation);
+    expect(err.cause.message).toContain('Permissions Violation for Publish to "crius.v1.runtime.Echo"');
     expect(seen.length).toBe(before);
   });
 
-  it('runtime-svc may call image-svc subjects (its declared dependency)', async () => {
+  it('runtime-svc may call image-svc ImageConfig (its declared dependency): allowed through, so no responder', async () => {
     const runtime = new BusClient(await nats.connect('runtime'));
-    // Nobody serves image here, so the server lets the request through and answers "no responders".
-    const err = await runtime.call('image', 'Health', HealthRequest, HealthResponse, {}).catch((e) => e);
+    // Nobody serves image here: the server let the request through and answers "no responders".
+    const err = await runtime.call('image', 'ImageConfig', HealthRequest, HealthResponse, {}).catch((e) => e);
     expect(err).toBeInstanceOf(UnavailableError);
+    expect(err.cause.code).toBe(ErrorCode.NoResponders);
   });
 
   it('a service cannot publish events of another kind', async () => {
     const observer = await nats.connect('observer');
     const got: string[] = [];
-    const sub = observer.subscribe('crius.v1.events.>', { callback: (_e, m) => got.push(m.subject) });
+    let delivered!: () => void;
+    const imageEvent = new Promise<void>((r) => (delivered = r));
+    const sub = observer.subscribe('crius.v1.events.>', {
+      callback: (_e, m) => {
+        got.push(m.subject);
+        if (m.subject.startsWith('crius.v1.events.image.')) delivered();
+      },
+    });
     await observer.flush();
     const imageNc = await nats.connect('image');
+    const refused = nextPublishRefusal(imageNc);
     imageNc.publish(eventSubject('container', 'forged'), new Uint8Array([1]));
     imageNc.publish(eventSubject('image', 'sha256_abc'), new Uint8Array([1]));
-    await imageNc.flush().catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 200));
+    imageNc.publish('crius.v1.sentinel', new Uint8Array()); // refused to all: the first refusal if the forged one was not
+    expect(await refused).toBe('crius.v1.events.container.forged');
+    await imageEvent; // published after the forged one, on the same connection: delivered in order
     sub.unsubscribe();
     expect(got).toEqual(['crius.v1.events.image.sha256_abc']);
   });
 
-  it('a service cannot subscribe to another service\'s requests', async () => {
+  it("a service cannot subscribe to another service's requests", async () => {
     const imageNc = await nats.connect('image');
-    const sub = imageNc.subscribe('crius.v1.runtime.>');
-    const err = await (async () => {
-      for await (const _m of sub) return undefined;
-      return undefined;
-    })().catch((e) => e);
-    expect(String(err?.message ?? err)).toMatch(/permissions violation/i);
+    const err = await new Promise<Error>((resolve, reject) =>
+      imageNc.subscribe('crius.v1.runtime.>', { callback: (e) => (e ? resolve(e) : reject(new Error('a runtime request reached image-svc'))) }),
+    );
+    expect((err as { code?: string }).code).toBe(ErrorCode.PermissionsViolation);
+    expect(err.message).toContain('Permissions Violation for Subscription to "crius.v1.runtime.>"');
   });
 });

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { cgroupHierarchies, parseConfig, type CriusConfig } from '@crius/common';
+import { BUS_USERS, cgroupHierarchies, credentialsDir, parseConfig, readCredential, type CriusConfig } from '@crius/common';
 import { Stack } from '../../services/cli/src/launcher/stack.js';
 import { connectCri, type CriClient } from '../../services/cli/src/cri-client.js';
 import { afterAll, beforeAll } from 'vitest';
@@ -87,9 +87,16 @@ ${extraToml}`;
   return { dir, config, configPath, bridge };
 }
 
-/** Start a private stack; `extraToml` is appended to the generated config, `image` sets [image] keys. */
-export async function startStack(extraToml = '', image: Record<string, string> = {}): Promise<TestStack> {
-  const { dir, config, configPath, bridge } = await makeTestConfig(extraToml, image);
+export interface StackTestOptions {
+  /** Refusals a test provokes on purpose ("bus user launcher, Subject \"crius.v1.image.PullImage\""); any other fails stop(). */
+  expectedRefusals?: readonly RegExp[];
+  /** [image] keys of the generated config. */
+  image?: Record<string, string>;
+}
+
+/** Start a private stack; `extraToml` is appended to the generated config. */
+export async function startStack(extraToml = '', opts: StackTestOptions = {}): Promise<TestStack> {
+  const { dir, config, configPath, bridge } = await makeTestConfig(extraToml, opts.image);
   const stack = new Stack({ config, configPath });
   try {
     await stack.start();
@@ -109,9 +116,27 @@ export async function startStack(extraToml = '', image: Record<string, string> =
       await removeAllPods(config.api.listen).catch(() => undefined);
       cri.close();
       await stack.stop();
+      const violations = (await busViolations(stack.logDir, credentialsDir(config)).catch((err: Error) => [`cannot read the nats-server log: ${err.message}`])).filter(
+        (v) => !opts.expectedRefusals?.some((re) => re.test(v)),
+      );
       await cleanupHost(dir, bridge);
+      if (violations.length) throw new Error(`nats-server refused a bus call the grants table does not grant (services/common/src/bus/grants.ts):\n${violations.join('\n')}`);
     },
   };
+}
+
+/**
+ * The permission violations nats-server logged for this stack, with each nkey
+ * named by its bus user: every flow a test drove ran under the production
+ * permissions, so any line here is code calling something it is not granted.
+ */
+async function busViolations(logDir: string, credDir: string): Promise<string[]> {
+  const text = await readFile(path.join(logDir, 'nats.log'), 'utf8');
+  const lines = text.split('\n').filter((l) => / - (Publish|Subscription) Violation - /.test(l));
+  if (!lines.length) return [];
+  const names = new Map<string, string>();
+  for (const u of BUS_USERS) names.set((await readCredential(credDir, u)).publicKey, u);
+  return lines.map((l) => l.replace(/Nkey "(U[A-Z2-7]{55})"/, (m, key: string) => `bus user ${names.get(key) ?? m}`));
 }
 
 const run = promisify(execFile);

@@ -4,7 +4,7 @@ import { chmod, chown, mkdir, rm } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { BusClient, connectBus, createLogger, credentialsDir, loadConfig } from '@crius/common';
+import { BusClient, connectBus, createLogger, credentialsDir, loadConfig, watchRefusals } from '@crius/common';
 import { buildServer, listen } from './server.js';
 import { observeCalls } from './instrument.js';
 import { GatewayMetrics, serveMetrics } from './metrics.js';
@@ -18,6 +18,7 @@ async function main(): Promise<void> {
   const config = loadConfig(values.config);
   const log = createLogger('cri-gateway', config.log.level);
   const nc = await connectBus({ address: config.bus.address, user: 'gateway', credentialsDir: credentialsDir(config), name: 'cri-gateway' });
+  watchRefusals(nc, log);
   const bus = new BusClient(nc, { defaultTimeoutMs: config.bus.request_timeout * 1000 });
   const streaming = new StreamingServer({ backend: new BusStreamingBackend(bus), ...listenAddress(config.api.streaming_address), log: log.child({ component: 'streaming' }) });
   await streaming.start();

@@ -17,7 +17,7 @@ import { startPortForwardSession, type PortForwardDeps } from './port-forward.js
 export function networkEndpoints(net: NetworkService, stream?: Omit<PortForwardDeps, 'net'>): Record<string, BusEndpoint> {
   return {
     ...(stream && {
-      // Replies once the connection runs; its bytes follow on crius.v1.streams.<sid>.
+      // Replies once the connection runs; its bytes follow on crius.v1.pipe.network.<caller>.<sid>.
       PortForwardSession: unary(PortForwardSessionRequest, StreamSessionResponse, async (req) => {
         await startPortForwardSession({ ...stream, net }, req);
         return {};

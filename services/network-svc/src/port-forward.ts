@@ -5,7 +5,7 @@
 // Either side's end closes the session.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { finished } from 'node:stream/promises';
-import { BusPipe, FailedPreconditionError, InternalError, InvalidArgumentError, UnavailableError, pumpFromPipe, type BusPipeOptions, type Logger } from '@crius/common';
+import { BusPipe, FailedPreconditionError, InternalError, InvalidArgumentError, UnavailableError, pumpFromPipe, sessionAddress, type BusPipeOptions, type Logger, type PipeAddress } from '@crius/common';
 import type { NatsConnection } from 'nats';
 import type { PortForwardSessionRequest } from '@crius/common/proto/streams';
 import type { NetworkService } from './network-service.js';
@@ -21,6 +21,7 @@ export interface PortForwardDeps {
 
 /** Starts the connection, replies once nc runs; the relay continues in the background. */
 export async function startPortForwardSession(deps: PortForwardDeps, req: PortForwardSessionRequest): Promise<void> {
+  const address = sessionAddress('network', 'PortForwardSession', req);
   if (!Number.isInteger(req.port) || req.port < 1 || req.port > 65535) throw new InvalidArgumentError(`port-forward to pod ${req.podSandboxId}: port ${req.port} is not a TCP port`);
   const status = await deps.net.podStatus(req.podSandboxId);
   if (!status.netnsExists || !status.netnsPath) {
@@ -41,14 +42,14 @@ export async function startPortForwardSession(deps: PortForwardDeps, req: PortFo
   if (early !== 'running' && early !== 0) {
     throw new UnavailableError(`${what}: ${err.text.trim().replace(/^nc: /, '') || `nc exited with ${early}`}`);
   }
-  void relay(deps, req.sessionId, child, exited, err, what);
+  void relay(deps, address, child, exited, err, what);
 }
 
 /** How long a connect failure has to show before the session counts as started. */
 const CONNECT_GRACE_MS = 150;
 
-async function relay(deps: PortForwardDeps, sid: string, child: ChildProcess, exited: Promise<number | null>, err: { text: string }, what: string): Promise<void> {
-  const pipe = new BusPipe(deps.nc, sid, 'service', deps.pipe);
+async function relay(deps: PortForwardDeps, address: PipeAddress, child: ChildProcess, exited: Promise<number | null>, err: { text: string }, what: string): Promise<void> {
+  const pipe = new BusPipe(deps.nc, address, 'service', deps.pipe);
   child.stdin!.on('error', () => undefined);
   void pumpFromPipe(pipe, 'port', child.stdin!);
   // Not ended with nc's stdout: a failed connection must reach the client as
@@ -60,7 +61,7 @@ async function relay(deps: PortForwardDeps, sid: string, child: ChildProcess, ex
   if ('end' in first) {
     child.kill('SIGKILL');
     await exited;
-    deps.log.debug({ session: sid, ended: first.end.kind }, `${what}: closed by the gateway`);
+    deps.log.debug({ session: address.sid, ended: first.end.kind }, `${what}: closed by the gateway`);
     return;
   }
   await sent;

@@ -67,7 +67,7 @@ export function runtimeEndpoints(rt: Runtime): Record<string, BusEndpoint> {
       await rt.removeContainer(req.containerId, ctx);
       return {};
     }),
-    // Streaming sessions: reply once the process runs; its bytes follow on crius.v1.streams.<sid>.
+    // Streaming sessions: reply once the process runs; its bytes follow on crius.v1.pipe.runtime.<caller>.<sid>.
     ExecSession: unary(ExecSessionRequest, StreamSessionResponse, async (req) => {
       await startExecSession(rt, req);
       return {};

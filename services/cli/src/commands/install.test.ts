@@ -6,7 +6,7 @@ import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, re
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FailedPreconditionError, parseConfig } from '@crius/common';
+import { FailedPreconditionError, parseConfig, parseCredential } from '@crius/common';
 import { execFileSync } from 'node:child_process';
 import { SOURCE_ROOT, UNIT_FILES, install, mountsUnder, runtimeModules, uninstall } from './install.js';
 
@@ -104,9 +104,9 @@ describe('crius install / uninstall', () => {
       const st = statSync(at(p));
       return `${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid}`;
     };
-    expect(owner('etc/crius/bus/gateway.json')).toBe(`600 ${IDS['crius-gateway']}:${IDS['crius-gateway']}`);
-    expect(owner('etc/crius/bus/image.json')).toBe(`600 ${IDS['crius-image']}:${IDS['crius-image']}`);
-    for (const user of ['storage', 'runtime', 'network', 'monitor', 'launcher', 'observer']) expect(owner(`etc/crius/bus/${user}.json`)).toBe('600 0:0');
+    expect(owner('etc/crius/bus/gateway.nk')).toBe(`600 ${IDS['crius-gateway']}:${IDS['crius-gateway']}`);
+    expect(owner('etc/crius/bus/image.nk')).toBe(`600 ${IDS['crius-image']}:${IDS['crius-image']}`);
+    for (const user of ['storage', 'runtime', 'network', 'monitor', 'launcher', 'observer']) expect(owner(`etc/crius/bus/${user}.nk`)).toBe('600 0:0');
     expect(owner('etc/crius/nats/nats-server.conf')).toBe(`600 ${IDS['crius-nats']}:${IDS['crius-nats']}`);
     expect(owner('etc/crius/nats')).toBe(`750 0:${IDS['crius-nats']}`);
     expect(owner('var/lib/crius')).toBe('711 0:0');
@@ -117,24 +117,40 @@ describe('crius install / uninstall', () => {
 
   it('is idempotent: a second install keeps credentials and an edited config, and changes nothing else', async () => {
     await install({ root, source: src, createUsers: false });
-    const creds = readFileSync(at('etc/crius/bus/runtime.json'), 'utf8');
+    const creds = readFileSync(at('etc/crius/bus/runtime.nk'), 'utf8');
     write(at('etc/crius/crius.toml'), readFileSync(at('etc/crius/crius.toml'), 'utf8') + '\n[log]\nlevel = "debug"\n');
     const before = snapshot(root);
     const second = await install({ root, source: src, createUsers: false });
     expect(second.newCredentials).toEqual([]);
-    expect(readFileSync(at('etc/crius/bus/runtime.json'), 'utf8')).toBe(creds);
+    expect(readFileSync(at('etc/crius/bus/runtime.nk'), 'utf8')).toBe(creds);
     expect(readFileSync(at('etc/crius/crius.toml'), 'utf8')).toContain('level = "debug"');
     expect(snapshot(root)).toEqual(before);
   });
 
   it('replaces a damaged credential and leaves the rest', async () => {
     await install({ root, source: src, createUsers: false });
-    const image = readFileSync(at('etc/crius/bus/image.json'), 'utf8');
-    write(at('etc/crius/bus/storage.json'), '{"user":"storage"}');
+    const image = readFileSync(at('etc/crius/bus/image.nk'), 'utf8');
+    write(at('etc/crius/bus/storage.nk'), 'SUNOTASEED\n');
     const again = await install({ root, source: src, createUsers: false });
     expect(again.newCredentials).toEqual(['storage']);
-    expect(JSON.parse(readFileSync(at('etc/crius/bus/storage.json'), 'utf8')).password).toMatch(/^[\w-]{16,}$/);
-    expect(readFileSync(at('etc/crius/bus/image.json'), 'utf8')).toBe(image);
+    expect(readFileSync(at('etc/crius/bus/storage.nk'), 'utf8')).toMatch(/^SU[A-Z2-7]{56}\n$/);
+    expect(readFileSync(at('etc/crius/bus/image.nk'), 'utf8')).toBe(image);
+    expect(readFileSync(at('etc/crius/nats/nats-server.conf'), 'utf8')).toContain(parseCredential('storage', readFileSync(at('etc/crius/bus/storage.nk'), 'utf8'))!.publicKey);
+  });
+
+  it('migrates a node with password credentials to nkeys without a manual step', async () => {
+    // What crius before nkeys left: a password per user and a config of bcrypt hashes.
+    for (const user of ['gateway', 'image', 'storage', 'runtime', 'network', 'monitor', 'launcher', 'observer']) {
+      write(at(`etc/crius/bus/${user}.json`), JSON.stringify({ user, password: 'p'.repeat(32) }) + '\n');
+    }
+    write(at('etc/crius/nats/nats-server.conf'), '{"authorization":{"users":[{"user":"gateway","password":"$2a$10$abc"}]}}\n');
+    const r = await install({ root, source: src, createUsers: false });
+    expect(r.migratedFromPasswords).toHaveLength(8);
+    expect(r.newCredentials).toHaveLength(8);
+    expect(readdirSync(at('etc/crius/bus')).sort()).toEqual(['gateway.nk', 'image.nk', 'launcher.nk', 'monitor.nk', 'network.nk', 'observer.nk', 'runtime.nk', 'storage.nk']);
+    const conf = readFileSync(at('etc/crius/nats/nats-server.conf'), 'utf8');
+    expect(conf).not.toMatch(/password|\$2a\$/);
+    expect(conf).toContain(parseCredential('gateway', readFileSync(at('etc/crius/bus/gateway.nk'), 'utf8'))!.publicKey);
   });
 
   it('uninstall leaves only state, config and pod logs; --purge removes those too', async () => {

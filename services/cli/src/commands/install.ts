@@ -3,7 +3,6 @@
 // so tests install into a temp dir). Idempotent; uninstall keeps only what
 // `--purge` removes (state, config, users). Owner: deploy/ (issue 10).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, chown, cp, lstat, mkdir, readFile, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -12,8 +11,13 @@ import {
   BUS_USERS,
   FailedPreconditionError,
   credentialFile,
+  legacyCredentialFile,
   natsServerConfig,
+  newCredential,
   parseConfig,
+  parseCredential,
+  setCredentialOwner,
+  writeCredential,
   type BusCredential,
   type BusUser,
 } from '@crius/common';
@@ -95,8 +99,8 @@ export interface UninstallOptions {
 export interface InstallResult {
   /** Bus users whose credentials were created now (others were kept). */
   newCredentials: BusUser[];
-  /** True when nats-server.conf holds bcrypt hashes rather than passwords. */
-  hashedPasswords: boolean;
+  /** Bus users whose password file of an older crius was replaced by an nkey. */
+  migratedFromPasswords: BusUser[];
 }
 
 interface Ids {
@@ -328,9 +332,11 @@ function unixAccount(user: BusUser): string {
 }
 
 /**
- * One credential file per bus user, owned by the account that runs it, mode
+ * One nkey seed file per bus user, owned by the account that runs it, mode
  * 0600; existing valid ones are kept so a reinstall does not log services
- * out. nats-server.conf is regenerated from them with permissions.ts.
+ * out. A password file of an older crius (<user>.json) is replaced by a new
+ * nkey, so an upgraded node needs no manual step. nats-server.conf is
+ * regenerated from the public keys and grants.ts.
  */
 async function writeBusCredentials(
   root: string,
@@ -342,29 +348,30 @@ async function writeBusCredentials(
   await ensureDir(dir, 0o755, account('root'));
   const creds: BusCredential[] = [];
   const newCredentials: BusUser[] = [];
+  const migratedFromPasswords: BusUser[] = [];
   for (const user of BUS_USERS) {
-    const file = credentialFile(dir, user);
-    let cred = readCredentialOr(file, user);
-    if (!cred) {
-      cred = { user, password: randomBytes(24).toString('base64url') };
-      newCredentials.push(user);
-      await writeFile(file, JSON.stringify(cred) + '\n', { mode: 0o600 });
-    }
     const owner = account(unixAccount(user));
-    await chown(file, owner.uid, owner.gid);
-    await chmod(file, 0o600);
+    let cred = parseCredential(user, readFileSyncOr(credentialFile(dir, user)));
+    if (cred) {
+      await setCredentialOwner(dir, user, owner);
+      await rm(legacyCredentialFile(dir, user), { force: true });
+    } else {
+      if (existsSync(legacyCredentialFile(dir, user))) migratedFromPasswords.push(user);
+      cred = newCredential(user);
+      newCredentials.push(user);
+      await writeCredential(dir, cred, owner); // removes the legacy file too
+    }
     creds.push(cred);
   }
-  if (newCredentials.length) log(`bus credentials created for ${newCredentials.join(', ')}`);
+  if (newCredentials.length) log(`bus credentials (nkeys) created for ${newCredentials.join(', ')}`);
+  if (migratedFromPasswords.length) log(`bus password files replaced by nkeys for ${migratedFromPasswords.join(', ')}`);
 
-  const hashed = creds.map((c) => ({ user: c.user, password: bcrypt(c.password) }));
-  const hashedPasswords = hashed.every((c) => c.password !== undefined);
   const i = config.bus.address.lastIndexOf(':');
   const text = natsServerConfig({
     host: config.bus.address.slice(0, i),
     port: Number(config.bus.address.slice(i + 1)),
     maxPayloadBytes: config.api.max_msg_size,
-    credentials: hashedPasswords ? (hashed as BusCredential[]) : creds,
+    users: creds.map(({ user, publicKey }) => ({ user, publicKey })),
   });
   const nats = account(ACCOUNTS.nats);
   await ensureDir(path.join(root, P.nats), 0o750, { uid: 0, gid: nats.gid });
@@ -372,24 +379,5 @@ async function writeBusCredentials(
   await writeFile(conf, text, { mode: 0o600 });
   await chown(conf, nats.uid, nats.gid);
   await chmod(conf, 0o600);
-  return { newCredentials, hashedPasswords };
-}
-
-function readCredentialOr(file: string, user: BusUser): BusCredential | undefined {
-  try {
-    const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<BusCredential>;
-    return parsed.user === user && typeof parsed.password === 'string' && parsed.password.length >= 16 ? (parsed as BusCredential) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** bcrypt hash via htpasswd (apache2-utils), which nats-server accepts; undefined if it is missing. */
-function bcrypt(password: string): string | undefined {
-  try {
-    const out = execFileSync('htpasswd', ['-niBC', '10', 'x'], { input: password, encoding: 'utf8', stdio: ['pipe', 'pipe', 'ignore'] });
-    return out.trim().slice(out.indexOf(':') + 1);
-  } catch {
-    return undefined;
-  }
+  return { newCredentials, migratedFromPasswords };
 }

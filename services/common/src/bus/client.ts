@@ -20,7 +20,7 @@ import {
   STREAM_NEXT_HEADER,
   STREAM_STATE_HEADER,
 } from './headers.js';
-import { eventSubject, processName, requestSubject, type EventKind, type ServiceName } from './subjects.js';
+import { NEXT_ITEM_TOKEN, eventSubject, processName, requestSubject, type EventKind, type ServiceName } from './subjects.js';
 
 export interface CallOptions {
   /** Absolute deadline (epoch ms); when absent the client's default timeout applies. */
@@ -85,6 +85,9 @@ export class BusClient {
       yield reply.data;
       if (state === 'last') return;
       const next = reply.headers?.get(STREAM_NEXT_HEADER) ?? '';
+      if (!next.startsWith(`${requestSubject(service, method)}.${NEXT_ITEM_TOKEN}.`)) {
+        throw new InternalError(`${processName(service)} answered ${method} with a next-item subject of another method (${JSON.stringify(next)})`);
+      }
       reply = await this.requestMsg(service, method, next, new Uint8Array(), opts, { [STREAM_ID_HEADER]: reply.headers?.get(STREAM_ID_HEADER) ?? '' });
     }
   }
@@ -140,7 +143,8 @@ function busFailure(err: unknown, service: ServiceName, method: string, timeout:
     return new UnavailableError(`bus connection lost while calling ${processName(service)} ${method}`, { cause: err });
   }
   if (code === ErrorCode.PermissionsViolation) {
-    return new InternalError(`bus permission denied for ${processName(service)} ${method}`, { cause: err });
+    // The grants table (bus/grants.ts) does not let this bus user call it: a bug, not an outage.
+    return new InternalError(`bus permission denied: this bus user may not call ${processName(service)} ${method}`, { cause: err });
   }
   const message = err instanceof Error ? err.message : String(err);
   return new InternalError(`bus call ${processName(service)} ${method} failed: ${message}`, { cause: err });

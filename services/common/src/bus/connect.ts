@@ -1,11 +1,12 @@
-// Connects a bus user to nats-server with the credentials the launcher (or
-// the installer) wrote for it, readable only by that user.
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { connect, type NatsConnection } from 'nats';
+// Connects a bus user to nats-server with its nkey (the seed file the
+// launcher or the installer wrote for it, readable only by that user), and
+// reports what the server refuses it: a permission violation means code
+// called something the grants table (grants.ts) does not grant.
+import { Events, connect, nkeyAuthenticator, type NatsConnection } from 'nats';
+import type { Logger } from 'pino';
 import { UnavailableError } from '../errors.js';
+import { readCredential } from './credentials.js';
 import { inboxPrefix, type BusUser } from './subjects.js';
-import type { BusCredential } from './permissions.js';
 
 export interface ConnectOptions {
   /** host:port of nats-server. */
@@ -17,24 +18,12 @@ export interface ConnectOptions {
   reconnect?: boolean;
 }
 
-export function credentialFile(dir: string, user: BusUser): string {
-  return path.join(dir, `${user}.json`);
-}
-
-export async function readCredential(dir: string, user: BusUser): Promise<BusCredential> {
-  const file = credentialFile(dir, user);
-  const parsed = JSON.parse(await readFile(file, 'utf8')) as Partial<BusCredential>;
-  if (parsed.user !== user || typeof parsed.password !== 'string') throw new Error(`bus credential file ${file} is malformed`);
-  return parsed as BusCredential;
-}
-
 export async function connectBus(opts: ConnectOptions): Promise<NatsConnection> {
   const cred = await readCredential(opts.credentialsDir, opts.user);
   try {
     return await connect({
       servers: opts.address,
-      user: cred.user,
-      pass: cred.password,
+      authenticator: nkeyAuthenticator(new TextEncoder().encode(cred.seed)),
       name: opts.name ?? opts.user,
       inboxPrefix: inboxPrefix(opts.user),
       reconnect: opts.reconnect ?? true,
@@ -49,4 +38,28 @@ export async function connectBus(opts: ConnectOptions): Promise<NatsConnection> 
   } catch (err) {
     throw new UnavailableError(`cannot connect to the bus at ${opts.address} as ${opts.user}: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/** What nats-server refused a connection (from its "Permissions Violation for …" error). */
+export interface BusRefusal {
+  operation: 'publish' | 'subscription';
+  subject: string;
+  queue?: string;
+}
+
+/**
+ * Logs every permission violation of this connection at error level (they are
+ * bugs: a call the grants table does not grant) and hands each to `onRefused`.
+ * Runs until the connection closes.
+ */
+export function watchRefusals(nc: NatsConnection, log: Logger, onRefused?: (r: BusRefusal) => void): void {
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type !== Events.Error || s.data !== 'PERMISSIONS_VIOLATION') continue;
+      const ctx = (s as { permissionContext?: BusRefusal }).permissionContext;
+      if (!ctx) continue;
+      log.error({ operation: ctx.operation, subject: ctx.subject, ...(ctx.queue ? { queue: ctx.queue } : {}) }, 'bus permission violation (not granted in services/common/src/bus/grants.ts)');
+      onRefused?.(ctx);
+    }
+  })();
 }

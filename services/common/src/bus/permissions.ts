@@ -1,41 +1,15 @@
-// Who may say what on the bus: the single source of the NATS users and their
-// subject permissions. The launcher writes the nats-server config from it (and
-// deploy/ will generate the production config from the same function).
-import { EVENTS_ROOT, SERVICES, STREAMS_ROOT, SUBJECT_ROOT, inboxPrefix, requestSubject, serviceSubjects, type BusUser, type EventKind, type ServiceName } from './subjects.js';
-
-/** Which services each bus user may call (ARCHITECTURE.md "may call"). */
-export const MAY_CALL: Record<BusUser, readonly ServiceName[]> = {
-  gateway: SERVICES,
-  image: ['storage'],
-  storage: [],
-  runtime: ['image', 'storage', 'network'],
-  network: [],
-  // monitor-svc asks storage-svc for writable-layer usage (stats) read-only.
-  monitor: ['runtime', 'storage'],
-  launcher: [],
-  observer: [],
-};
-
-/** Which event kinds each bus user may publish. */
-export const MAY_PUBLISH_EVENTS: Record<BusUser, readonly EventKind[]> = {
-  gateway: [],
-  image: ['image', 'pull'],
-  storage: [],
-  runtime: ['container', 'sandbox'],
-  network: ['network'],
-  monitor: ['container', 'oom'],
-  launcher: [],
-  observer: [],
-};
-
-/** Services that run streaming sessions (exec, attach: runtime; port-forward: network). */
-const STREAM_SERVERS: ReadonlySet<BusUser> = new Set<BusUser>(['runtime', 'network']);
-
-/** Users that read the event stream (the gateway relays it to GetContainerEvents). */
-const EVENT_READERS: ReadonlySet<BusUser> = new Set<BusUser>(['gateway', 'observer', 'monitor']);
+// The nats-server users of the crius bus, generated from the grants table
+// (grants.ts): each user may publish exactly the method subjects it calls and
+// the events it owns, and subscribe to its own inbox, the events it reads and,
+// for a service, its own methods in its queue group. The launcher (`crius up`)
+// and the installer write the server config from natsServerConfig(); users
+// authenticate with nkeys, so the config holds public keys only.
+import { GRANTS, PIPE_METHODS, mayCall, pipeCallers, type BusGrants } from './grants.js';
+import { EVENTS_ROOT, NEXT_ITEM_TOKEN, PIPES_ROOT, SERVICES, SUBJECT_ROOT, inboxPrefix, processName, requestSubject, type BusUser, type ServiceName } from './subjects.js';
 
 export interface UserPermissions {
   publish: string[];
+  /** Subjects, or "<subject> <queue group>" where only that queue group may subscribe. */
   subscribe: string[];
   /** True when the user answers requests (may publish to the requester's reply subject). */
   responder: boolean;
@@ -45,51 +19,76 @@ function isService(user: BusUser): user is ServiceName {
   return (SERVICES as readonly string[]).includes(user);
 }
 
-export function permissionsFor(user: BusUser): UserPermissions {
-  const publish: string[] = MAY_CALL[user].map((s) => serviceSubjects(s));
-  for (const kind of MAY_PUBLISH_EVENTS[user]) publish.push(`${EVENTS_ROOT}.${kind}.>`);
+/** Pipe subjects of sessions between caller and callee: `<root>.<callee>.<caller>.<sid>.<direction>`. */
+function pipePattern(callee: ServiceName, caller: BusUser, direction: 'up' | 'down'): string {
+  return `${PIPES_ROOT}.${callee}.${caller}.*.${direction}`;
+}
+
+export function permissionsFor(user: BusUser, grants: Record<BusUser, BusGrants> = GRANTS): UserPermissions {
+  const g = grants[user];
+  const publish: string[] = [];
   const subscribe = [`${inboxPrefix(user)}.>`];
-  if (isService(user)) subscribe.push(serviceSubjects(user), '$SRV.>');
-  if (EVENT_READERS.has(user)) subscribe.push(`${EVENTS_ROOT}.>`);
-  // Session pipes: the gateway sends up and reads down, a stream server the reverse.
-  if (user === 'gateway') {
-    publish.push(`${STREAMS_ROOT}.*.up`);
-    subscribe.push(`${STREAMS_ROOT}.*.down`);
+  for (const [service, methods] of Object.entries(g.calls) as [ServiceName, readonly string[]][]) {
+    for (const method of methods) {
+      // The request, and the next items of its reply when it streams (bus/server.ts).
+      publish.push(requestSubject(service, method), `${requestSubject(service, method)}.${NEXT_ITEM_TOKEN}.*`);
+    }
+    if (PIPE_METHODS[service].some((m) => mayCall(user, service, m, grants))) {
+      publish.push(pipePattern(service, user, 'up'));
+      subscribe.push(pipePattern(service, user, 'down'));
+    }
   }
-  if (STREAM_SERVERS.has(user)) {
-    publish.push(`${STREAMS_ROOT}.*.down`);
-    subscribe.push(`${STREAMS_ROOT}.*.up`);
+  for (const kind of g.publishes) publish.push(`${EVENTS_ROOT}.${kind}.*`);
+  if (g.reads === 'all') subscribe.push(`${EVENTS_ROOT}.>`);
+  else for (const kind of g.reads) subscribe.push(`${EVENTS_ROOT}.${kind}.>`);
+  if (g.discovery) publish.push('$SRV.>');
+  if (isService(user)) {
+    // Its own methods only in its own queue group; next-item requests on this instance's subjects.
+    subscribe.push(`${SUBJECT_ROOT}.${user}.* ${user}`, `${SUBJECT_ROOT}.${user}.*.${NEXT_ITEM_TOKEN}.*`);
+    // Discovery of the NATS service framework: all services, this kind, this instance.
+    const name = processName(user);
+    subscribe.push('$SRV.*', `$SRV.*.${name}`, `$SRV.*.${name}.*`);
+    for (const caller of pipeCallers(user, grants)) {
+      publish.push(pipePattern(user, caller, 'down'));
+      subscribe.push(pipePattern(user, caller, 'up'));
+    }
   }
-  // The launcher (crius CLI as root) checks health and loads images from local
-  // archives (`crius image import`, the demo); nothing else of any service.
-  if (user === 'launcher') publish.push(`${SUBJECT_ROOT}.*.Health`, requestSubject('image', 'ImportImage'));
   return { publish, subscribe, responder: isService(user) };
 }
 
 /** How long a responder may take to answer one request (longer than any bus call may run). */
 export const RESPONSE_PERMISSION_EXPIRY = '1h';
 
-export interface BusCredential {
+/** A bus user as the server knows it: its nkey's public key. */
+export interface BusUserKey {
   user: BusUser;
-  password: string;
+  publicKey: string;
 }
 
 export interface NatsServerConfigOptions {
   host: string;
   port: number;
   maxPayloadBytes: number;
-  credentials: readonly BusCredential[];
+  users: readonly BusUserKey[];
+  /** Defaults to the production table; tests of the bus contract add their own methods. */
+  grants?: Record<BusUser, BusGrants>;
 }
 
-/** A nats-server config (JSON is valid NATS config syntax). */
+/** A subject nobody serves: nats-server reads an empty allow list as "allow everything". */
+const NOTHING = '_crius_nothing_';
+
+/**
+ * A nats-server config (NATS config syntax: JSON values, `#` comments naming
+ * each nkey's bus user). Public keys only: the seeds stay in the users' files.
+ */
 export function natsServerConfig(opts: NatsServerConfigOptions): string {
-  const users = opts.credentials.map(({ user, password }) => {
-    const p = permissionsFor(user);
-    return {
-      user,
-      password,
+  const users = opts.users.map(({ user, publicKey }) => {
+    if (!/^U[A-Z2-7]{55}$/.test(publicKey)) throw new Error(`bus user ${user}: ${JSON.stringify(publicKey)} is not an nkey user public key`);
+    const p = permissionsFor(user, opts.grants);
+    const entry = {
+      nkey: publicKey,
       permissions: {
-        publish: { allow: p.publish.length ? p.publish : ['_crius_nothing_'] },
+        publish: { allow: p.publish.length ? p.publish : [NOTHING] },
         subscribe: { allow: p.subscribe },
         // One reply per request (streams too: see bus/server.ts), so nats-server drops each
         // reply permission as soon as it is used. The expiry only bounds requests never
@@ -97,13 +96,19 @@ export function natsServerConfig(opts: NatsServerConfigOptions): string {
         ...(p.responder ? { allow_responses: { max: 1, expires: RESPONSE_PERMISSION_EXPIRY } } : {}),
       },
     };
+    return `    # ${user}\n    ${JSON.stringify(entry)}`;
   });
-  const config = {
-    host: opts.host,
-    port: opts.port,
-    max_payload: opts.maxPayloadBytes,
-    // No cluster, gateway, leafnode or monitoring listeners: loopback bus only.
-    authorization: { users },
-  };
-  return JSON.stringify(config, null, 2) + '\n';
+  return [
+    '# crius bus: generated from services/common/src/bus/grants.ts; do not edit.',
+    '# No cluster, gateway, leafnode or monitoring listeners: loopback bus only.',
+    `host: ${JSON.stringify(opts.host)}`,
+    `port: ${opts.port}`,
+    `max_payload: ${opts.maxPayloadBytes}`,
+    'authorization: {',
+    '  users: [',
+    users.join(',\n'),
+    '  ]',
+    '}',
+    '',
+  ].join('\n');
 }

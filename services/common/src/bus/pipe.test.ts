@@ -1,20 +1,25 @@
 // BusPipe against a real nats-server with the real crius permissions: the
-// gateway user on one end, runtime-svc's user on the other.
+// gateway user on one end, runtime-svc's user on the other, and a third
+// service that must not get at the session.
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
-import type { NatsConnection } from 'nats';
+import { ErrorCode, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNats, type TestNats } from '../../../../test/harness/nats.js';
-import { BusPipe, newSessionId, pumpFromPipe, pumpToPipe } from './pipe.js';
+import { BusPipe, newSessionId, pumpFromPipe, pumpToPipe, sessionAddress } from './pipe.js';
+import { pipeSubject, type PipeAddress } from './subjects.js';
+import { InvalidArgumentError } from '../errors.js';
 
 let nats: TestNats;
 let gw: NatsConnection;
 let svc: NatsConnection;
+let third: NatsConnection;
 
 beforeAll(async () => {
   nats = await startNats();
   gw = await nats.connect('gateway');
   svc = await nats.connect('runtime');
+  third = await nats.connect('network');
 });
 afterAll(async () => {
   await nats?.stop();
@@ -22,13 +27,26 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function pair(opts = {}) {
-  const sid = newSessionId();
-  const service = new BusPipe(svc, sid, 'service', opts);
-  const gateway = new BusPipe(gw, sid, 'gateway', opts);
+const execPipe = (): PipeAddress => ({ callee: 'runtime', caller: 'gateway', sid: newSessionId() });
+
+async function pair(opts = {}, address = execPipe()) {
+  const service = new BusPipe(svc, address, 'service', opts);
+  const gateway = new BusPipe(gw, address, 'gateway', opts);
   await svc.flush();
   await gw.flush();
-  return { sid, service, gateway };
+  return { sid: address.sid, service, gateway };
+}
+
+/**
+ * The server's refusal of each subscription, as nats.js hands it to the subscription
+ * (never a timeout): the server answers in order, so once a subscription refused to
+ * everyone is refused, a subscription without a refusal by then was allowed.
+ */
+async function refusals(nc: NatsConnection, subjects: string[]): Promise<(Error | undefined)[]> {
+  const got: (Error | undefined)[] = subjects.map(() => undefined);
+  subjects.forEach((subject, i) => nc.subscribe(subject, { callback: (err) => err && (got[i] = err) }));
+  await new Promise<void>((resolve) => nc.subscribe('crius.v1.sentinel', { callback: (err) => err && resolve() }));
+  return got;
 }
 
 function collect(r: Readable): Promise<Buffer> {
@@ -44,6 +62,55 @@ describe('BusPipe', () => {
   it('makes 128-bit hex session ids', () => {
     expect(newSessionId()).toMatch(/^[0-9a-f]{32}$/);
     expect(newSessionId()).not.toBe(newSessionId());
+  });
+
+  it('keeps an exec session to its two ends: network-svc is refused reading or joining it', async () => {
+    const { sid, service, gateway } = await pair();
+    const addr: PipeAddress = { callee: 'runtime', caller: 'gateway', sid };
+    const reads = await refusals(third, [pipeSubject(addr, 'up'), pipeSubject(addr, 'down'), 'crius.v1.pipe.>']);
+    for (const err of reads) expect((err as { code?: string } | undefined)?.code).toBe(ErrorCode.PermissionsViolation);
+    expect(reads[0]!.message).toBe(`'Permissions Violation for Subscription to "${pipeSubject(addr, 'up')}"'`);
+    // Nor may it write into the session: the server refuses the publish and the ends see nothing.
+    const refusedPublish = (async () => {
+      for await (const st of third.status()) {
+        const ctx = (st as { permissionContext?: { operation: string; subject: string } }).permissionContext;
+        if (st.data === ErrorCode.PermissionsViolation && ctx?.operation === 'publish') return ctx.subject;
+      }
+      return undefined;
+    })();
+    third.publish(pipeSubject(addr, 'up'), new Uint8Array([1]));
+    third.publish('crius.v1.sentinel', new Uint8Array()); // refused to all: the first refusal if the pipe's was not
+    expect(await refusedPublish).toBe(pipeSubject(addr, 'up'));
+    const stdin = collect(service.readable('stdin'));
+    gateway.writable('stdin').end('only from the gateway');
+    expect((await stdin).toString()).toBe('only from the gateway');
+    service.sendExit(0);
+    await gateway.done;
+  });
+
+  it('keeps two sessions of the same pair apart by their ids', async () => {
+    const a = await pair();
+    const b = await pair();
+    const inA = collect(a.service.readable('stdin'));
+    const inB = collect(b.service.readable('stdin'));
+    a.gateway.writable('stdin').end('to a');
+    b.gateway.writable('stdin').end('to b');
+    expect((await inA).toString()).toBe('to a');
+    expect((await inB).toString()).toBe('to b');
+    a.service.sendExit(0);
+    b.service.sendExit(0);
+  });
+
+  it('opens sessions only for callers the grants table lets call the method, with 128-bit ids', () => {
+    const sid = newSessionId();
+    expect(sessionAddress('runtime', 'ExecSession', { sessionId: sid, caller: 'gateway' })).toEqual({ callee: 'runtime', caller: 'gateway', sid });
+    expect(() => sessionAddress('runtime', 'ExecSession', { sessionId: sid, caller: 'monitor' })).toThrow(InvalidArgumentError);
+    expect(() => sessionAddress('runtime', 'ExecSession', { sessionId: sid, caller: 'nobody' })).toThrow(/may not open ExecSession/);
+    expect(() => sessionAddress('network', 'PortForwardSession', { sessionId: sid.slice(0, 16), caller: 'gateway' })).toThrow(/not 128 bits/);
+    // The ids come from the CSPRNG: 1000 of them, all distinct, every nibble used.
+    const ids = Array.from({ length: 1000 }, newSessionId);
+    expect(new Set(ids).size).toBe(1000);
+    expect(new Set(ids.join('')).size).toBe(16);
   });
 
   it('carries stdin up, stdout and stderr down, eofs in order, and the exit code', async () => {
@@ -111,8 +178,7 @@ describe('BusPipe', () => {
   });
 
   it('tears down a session whose peer vanished', async () => {
-    const sid = newSessionId();
-    const lonely = new BusPipe(svc, sid, 'service', { heartbeatMs: 50, peerTimeoutMs: 300 });
+    const lonely = new BusPipe(svc, execPipe(), 'service', { heartbeatMs: 50, peerTimeoutMs: 300 });
     const started = Date.now();
     const stdin = lonely.readable('stdin');
     const destroyed = new Promise((r) => stdin.once('close', r));

@@ -1,6 +1,9 @@
 // BusPipe: the byte pipe of one streaming session (exec, attach,
-// port-forward) between cri-gateway and the service running it, over
-// crius.v1.streams.<sid>.up (gateway → service) and .down (service → gateway).
+// port-forward) between its caller (cri-gateway) and the service running it,
+// over crius.v1.pipe.<callee>.<caller>.<sid>.up (caller → service) and .down
+// (service → caller). Only those two bus users may use a pair's subjects
+// (permissions.ts), and the 128 random bits of the session id keep one
+// session of the pair from another.
 // Frames carry their kind and channel in headers; data is credit-based (each
 // side grants the other a window and tops it up as its consumer drains), so a
 // slow reader bounds memory on both sides and a fast one is not throttled.
@@ -9,8 +12,9 @@ import { randomBytes } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
-import { InternalError, UnavailableError, errorFromCode, toCriusError, type CriusError } from '../errors.js';
-import { streamSubject } from './subjects.js';
+import { InternalError, InvalidArgumentError, UnavailableError, errorFromCode, toCriusError, type CriusError } from '../errors.js';
+import { mayCall } from './grants.js';
+import { BUS_USERS, pipeSubject, processName, type BusUser, type PipeAddress, type ServiceName } from './subjects.js';
 
 export type StreamChannel = 'stdin' | 'stdout' | 'stderr' | 'port';
 export type PipeSide = 'gateway' | 'service';
@@ -40,9 +44,23 @@ export const VALUE_HEADER = 'Crius-Value';
 type FrameKind = 'data' | 'eof' | 'window' | 'resize' | 'exit' | 'error' | 'close' | 'ping';
 const CHANNELS: readonly StreamChannel[] = ['stdin', 'stdout', 'stderr', 'port'];
 
-/** A new session id: 128 random bits, hex. */
+/** A new session id: 128 random bits from the OS's CSPRNG, hex. */
 export function newSessionId(): string {
   return randomBytes(16).toString('hex');
+}
+
+/**
+ * Service side: the pipe address of a session request, after checking that
+ * the caller it names may call `method` at all (grants.ts): a session is only
+ * ever opened on subjects its caller is allowed to use.
+ */
+export function sessionAddress(callee: ServiceName, method: string, req: { sessionId: string; caller: string }): PipeAddress {
+  const caller = req.caller as BusUser;
+  if (!(BUS_USERS as readonly string[]).includes(caller) || !mayCall(caller, callee, method)) {
+    throw new InvalidArgumentError(`${processName(callee)} ${method}: caller ${JSON.stringify(req.caller)} may not open ${method} sessions`);
+  }
+  if (!/^[0-9a-f]{32}$/.test(req.sessionId)) throw new InvalidArgumentError(`${processName(callee)} ${method}: session id ${JSON.stringify(req.sessionId)} is not 128 bits of hex`);
+  return { callee, caller, sid: req.sessionId };
 }
 
 interface Inbound {
@@ -73,20 +91,23 @@ export class BusPipe {
   /** Settles once, with how the session ended. */
   readonly done: Promise<PipeEnd>;
 
+  readonly sid: string;
+
   constructor(
     private readonly nc: NatsConnection,
-    readonly sid: string,
+    readonly address: PipeAddress,
     readonly side: PipeSide,
     opts: BusPipeOptions = {},
   ) {
+    this.sid = address.sid;
     this.window = opts.windowBytes ?? 256 * 1024;
     this.maxFrame = opts.maxFrameBytes ?? 64 * 1024;
     this.peerTimeoutMs = opts.peerTimeoutMs ?? 30_000;
     this.credit = this.window; // both sides start from the same window
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     const [inDir, outDir] = side === 'gateway' ? (['down', 'up'] as const) : (['up', 'down'] as const);
-    this.out = streamSubject(sid, outDir);
-    this.sub = nc.subscribe(streamSubject(sid, inDir), { callback: (err, msg) => (err ? this.finish({ kind: 'error', error: toCriusError(err) }) : this.onFrame(msg.headers, msg.data)) });
+    this.out = pipeSubject(address, outDir);
+    this.sub = nc.subscribe(pipeSubject(address, inDir), { callback: (err, msg) => (err ? this.finish({ kind: 'error', error: toCriusError(err) }) : this.onFrame(msg.headers, msg.data)) });
     const beat = opts.heartbeatMs ?? 5000;
     this.timer = setInterval(() => {
       if (Date.now() - this.lastHeard > this.peerTimeoutMs) return this.finish({ kind: 'timeout' });

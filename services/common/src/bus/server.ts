@@ -5,7 +5,9 @@
 //
 // Every request gets exactly one reply, streams included: a streamed method
 // answers with its first item and, while more follow, the subject of this
-// instance on which the caller asks for the next one (one request per item).
+// instance on which the caller asks for the next one (one request per item):
+// crius.v1.<service>.<Method>._next.<instance>, so the permission to call a
+// method is also the permission to page through its replies, and nothing else.
 // So nats-server lets a responder answer each request once (allow_responses
 // max 1) and forgets the permission at once; with "many replies per request"
 // it kept one entry per request for its whole expiry and rescanned them all on
@@ -23,7 +25,7 @@ import {
   STREAM_NEXT_HEADER,
   STREAM_STATE_HEADER,
 } from './headers.js';
-import { SUBJECT_ROOT, isReadMethod, processName, type ServiceName } from './subjects.js';
+import { NEXT_ITEM_TOKEN, SUBJECT_ROOT, isReadMethod, nextItemSubject, processName, type ServiceName } from './subjects.js';
 
 export interface HandlerContext {
   requestId: string;
@@ -142,7 +144,7 @@ async function dispatch(msg: ServiceMsg, method: string, endpoint: BusEndpoint, 
       msg.respond(encode(endpoint.res, response));
       finish();
     } else {
-      await streams.start(msg, encodeAll(endpoint.handle(request, ctx), endpoint.res), finish);
+      await streams.start(msg, method, encodeAll(endpoint.handle(request, ctx), endpoint.res), finish);
     }
   } catch (err) {
     const e = toCriusError(err);
@@ -155,10 +157,8 @@ async function* encodeAll<T>(items: AsyncIterable<T>, codec: MessageCodec<T>): A
   for await (const item of items) yield encode(codec, item);
 }
 
-/** The subject token of "next item" requests: not a method name (those are capitalised). */
-const NEXT_ITEM_TOKEN = '_next';
-
 interface OpenStream {
+  method: string;
   items: AsyncIterator<Uint8Array>;
   /** The item the caller gets next (fetched one ahead, so the reply can say it is the last). */
   pending: Uint8Array;
@@ -168,20 +168,19 @@ interface OpenStream {
 
 /**
  * The streams this instance is serving, each waiting for its caller to ask for the next
- * item on this instance's own subject (not the queue group: the state lives here). A
- * stream nobody asks for within `idleMs` is closed.
+ * item on this instance's own subject of the method (not the queue group: the state
+ * lives here). A stream nobody asks for within `idleMs` is closed.
  */
 class OpenStreams {
   private readonly open = new Map<string, OpenStream>();
-  readonly subject: string;
+  private readonly instance = nuid.next();
 
   constructor(
     nc: NatsConnection,
-    service: ServiceName,
+    private readonly service: ServiceName,
     private readonly idleMs = 30_000,
   ) {
-    this.subject = `${SUBJECT_ROOT}.${service}.${NEXT_ITEM_TOKEN}.${nuid.next()}`;
-    nc.subscribe(this.subject, {
+    nc.subscribe(`${SUBJECT_ROOT}.${service}.*.${NEXT_ITEM_TOKEN}.${this.instance}`, {
       callback: (err, msg) => {
         if (!err) void this.next(msg);
       },
@@ -189,7 +188,7 @@ class OpenStreams {
   }
 
   /** Replies to the stream request with its first item (or "none"); errors propagate to dispatch. */
-  async start(msg: ServiceMsg, items: AsyncIterator<Uint8Array>, finish: (err?: unknown) => void): Promise<void> {
+  async start(msg: ServiceMsg, method: string, items: AsyncIterator<Uint8Array>, finish: (err?: unknown) => void): Promise<void> {
     const first = await items.next();
     if (first.done) {
       msg.respond(new Uint8Array(), { headers: streamHeaders('none') });
@@ -197,7 +196,7 @@ class OpenStreams {
       return;
     }
     const id = nuid.next();
-    const s: OpenStream = { items, pending: first.value, idle: this.idleTimer(id), finish };
+    const s: OpenStream = { method, items, pending: first.value, idle: this.idleTimer(id), finish };
     this.open.set(id, s);
     await this.reply(msg, id, s);
   }
@@ -209,7 +208,8 @@ class OpenStreams {
   private async next(msg: Msg): Promise<void> {
     const id = msg.headers?.get(STREAM_ID_HEADER) ?? '';
     const s = this.open.get(id);
-    if (!s) {
+    // A stream is paged only through the subject of its own method (the one its caller may call).
+    if (!s || msg.subject !== nextItemSubject(this.service, s.method, this.instance)) {
       respondWithError(msg, new NotFoundError(`stream ${JSON.stringify(id)} is not open here (finished, or idle for ${this.idleMs} ms)`));
       return;
     }
@@ -236,7 +236,7 @@ class OpenStreams {
     }
     s.pending = following.value;
     const h = streamHeaders('more');
-    h.set(STREAM_NEXT_HEADER, this.subject);
+    h.set(STREAM_NEXT_HEADER, nextItemSubject(this.service, s.method, this.instance));
     h.set(STREAM_ID_HEADER, id);
     msg.respond(item, { headers: h });
   }

@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import type { NatsConnection, Service } from 'nats';
 import { BusClient } from '../bus/client.js';
-import { connectBus } from '../bus/connect.js';
+import { connectBus, watchRefusals } from '../bus/connect.js';
 import { methodsOwnedBy } from '../bus/routes.js';
 import { serveBus, unary, type BusEndpoint } from '../bus/server.js';
 import { processName, type ServiceName } from '../bus/subjects.js';
@@ -50,6 +50,7 @@ export async function runService(def: ServiceDefinition, argv = process.argv.sli
     credentialsDir: credentialsDir(config),
     name: processName(def.name),
   });
+  watchRefusals(nc, log);
   const bus = new BusClient(nc, { defaultTimeoutMs: config.bus.request_timeout * 1000 });
   const running = await def.start({ config, log, bus, nc, dirs: serviceDirs(config, def.name) });
 
@@ -73,6 +74,13 @@ export async function runService(def: ServiceDefinition, argv = process.argv.sli
   log.info({ bus: config.bus.address, methods: Object.keys(running.endpoints).length }, 'ready');
 
   let stopping = false;
+  // The service framework stops when a subscription is refused (another user's
+  // credentials, a table that does not let this service serve): not serving is fatal.
+  void srv.stopped.then((err) => {
+    if (stopping || !err) return;
+    log.fatal({ err: (err as Error).message }, 'stopped serving its bus methods');
+    process.exit(1);
+  });
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;

@@ -3,7 +3,7 @@
 // the bytes over a bus pipe (@crius/common BusPipe, docs/bus.md "Streams").
 // Owned by cri-gateway.
 import { Duplex } from 'node:stream';
-import { BusPipe, UnavailableError, newSessionId, pipeEndError, pumpFromPipe, pumpToPipe, type BusClient, type BusPipeOptions, type MessageCodec, type ServiceName } from '@crius/common';
+import { BusPipe, UnavailableError, newSessionId, pipeEndError, pumpFromPipe, pumpToPipe, type BusClient, type BusPipeOptions, type BusUser, type MessageCodec, type ServiceName } from '@crius/common';
 import { AttachSessionRequest, ExecSessionRequest, PortForwardSessionRequest, StreamSessionResponse } from '@crius/common/proto/streams';
 import type { AttachSpec, ExecSpec, SessionIO, StreamingBackend } from './backend.js';
 
@@ -11,6 +11,8 @@ export interface BusBackendOptions {
   pipe?: BusPipeOptions;
   /** Time a service has to start a session. Default 30 s. */
   startTimeoutMs?: number;
+  /** The bus user this gateway is (names the pipe's subjects). Default 'gateway'. */
+  caller?: BusUser;
 }
 
 export class BusStreamingBackend implements StreamingBackend {
@@ -21,28 +23,28 @@ export class BusStreamingBackend implements StreamingBackend {
 
   async exec(req: ExecSpec, io: SessionIO): Promise<{ exitCode: number }> {
     const what = `exec ${JSON.stringify(req.cmd.join(' '))} in container ${req.containerId}`;
-    const pipe = await this.open('runtime', 'ExecSession', ExecSessionRequest, (sessionId) => ({ sessionId, ...req }), what);
+    const pipe = await this.open('runtime', 'ExecSession', ExecSessionRequest, (sessionId, caller) => ({ sessionId, caller, ...req }), what);
     return { exitCode: await runSession(pipe, io, what) };
   }
 
   async attach(req: AttachSpec, io: SessionIO): Promise<void> {
     const what = `attach to container ${req.containerId}`;
-    const pipe = await this.open('runtime', 'AttachSession', AttachSessionRequest, (sessionId) => ({ sessionId, ...req }), what);
+    const pipe = await this.open('runtime', 'AttachSession', AttachSessionRequest, (sessionId, caller) => ({ sessionId, caller, ...req }), what);
     await runSession(pipe, io, what);
   }
 
   async portForward(podSandboxId: string, port: number): Promise<Duplex> {
     const what = `port-forward to port ${port} of pod ${podSandboxId}`;
-    const pipe = await this.open('network', 'PortForwardSession', PortForwardSessionRequest, (sessionId) => ({ sessionId, podSandboxId, port }), what);
+    const pipe = await this.open('network', 'PortForwardSession', PortForwardSessionRequest, (sessionId, caller) => ({ sessionId, caller, podSandboxId, port }), what);
     return pipeDuplex(pipe, what);
   }
 
   /** Subscribes the session's down subject, then asks the service to start it. */
-  private async open<Req>(service: ServiceName, method: string, codec: MessageCodec<Req>, build: (sid: string) => Req, what: string): Promise<BusPipe> {
-    const sid = newSessionId();
-    const pipe = new BusPipe(this.bus.nc, sid, 'gateway', this.opts.pipe);
+  private async open<Req>(service: ServiceName, method: string, codec: MessageCodec<Req>, build: (sid: string, caller: BusUser) => Req, what: string): Promise<BusPipe> {
+    const address = { callee: service, caller: this.opts.caller ?? 'gateway', sid: newSessionId() };
+    const pipe = new BusPipe(this.bus.nc, address, 'gateway', this.opts.pipe);
     try {
-      await this.bus.call(service, method, codec, StreamSessionResponse, build(sid), { deadline: Date.now() + (this.opts.startTimeoutMs ?? 30_000) });
+      await this.bus.call(service, method, codec, StreamSessionResponse, build(address.sid, address.caller), { deadline: Date.now() + (this.opts.startTimeoutMs ?? 30_000) });
     } catch (err) {
       pipe.close();
       (err as Error).message = `${what}: ${(err as Error).message}`;

@@ -12,7 +12,7 @@ import { containerProcess, writeExecProcess } from './exec-process.js';
 import { constants } from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { BusPipe, FailedPreconditionError, InternalError, NotFoundError, pumpFromPipe, pumpToPipe, type BusPipeOptions } from '@crius/common';
+import { BusPipe, FailedPreconditionError, InternalError, NotFoundError, pumpFromPipe, pumpToPipe, sessionAddress, type BusPipeOptions, type PipeAddress } from '@crius/common';
 import type { AttachSessionRequest, ExecSessionRequest } from '@crius/common/proto/streams';
 import type { Runtime } from '../runtime.js';
 import type { OciSpec } from '../spec/index.js';
@@ -32,10 +32,11 @@ async function runningRecord(rt: Runtime, id: string): Promise<ContainerRecord> 
 }
 
 export async function startExecSession(rt: Runtime, req: ExecSessionRequest): Promise<void> {
+  const pipe = sessionAddress('runtime', 'ExecSession', req);
   if (req.cmd.length === 0) throw new FailedPreconditionError(`exec in container ${req.containerId}: no command`);
   const rec = await runningRecord(rt, req.containerId);
   const proc = await containerProcess(rec);
-  if (req.tty) return startTtyExecSession(rt, req, rec, proc);
+  if (req.tty) return startTtyExecSession(rt, req, pipe, rec, proc);
   const { dir, processFile } = await writeExecProcess('crius-exec-', { ...proc, args: req.cmd, terminal: false });
   const pidFile = path.join(dir, 'pid');
   const oci = rt.ociRuntime(rec.runtimeHandler);
@@ -53,11 +54,11 @@ export async function startExecSession(rt: Runtime, req: ExecSessionRequest): Pr
     if (pid > 0) tryKill(pid);
     child.kill('SIGKILL');
   };
-  void relay(rt, req.sessionId, what, { ...childStreams(child), exited: exitOf(child), kill }).finally(() => void rm(dir, { recursive: true, force: true }));
+  void relay(rt, pipe, what, { ...childStreams(child), exited: exitOf(child), kill }).finally(() => void rm(dir, { recursive: true, force: true }));
 }
 
 /** Exec with a terminal: conmon's exec mode serves the pty; its sync pipe reports the exit code. */
-async function startTtyExecSession(rt: Runtime, req: ExecSessionRequest, rec: ContainerRecord, proc: OciSpec['process']): Promise<void> {
+async function startTtyExecSession(rt: Runtime, req: ExecSessionRequest, pipe: PipeAddress, rec: ContainerRecord, proc: OciSpec['process']): Promise<void> {
   const oci = rt.ociRuntime(rec.runtimeHandler);
   const exec = await startTtyExec({
     conmon: rt.conmonPath,
@@ -71,7 +72,7 @@ async function startTtyExecSession(rt: Runtime, req: ExecSessionRequest, rec: Co
   });
   if (!req.stdout) exec.stdout.resume();
   const what = `exec ${JSON.stringify(req.cmd.join(' '))} in container ${rec.id} with a terminal`;
-  void relay(rt, req.sessionId, what, {
+  void relay(rt, pipe, what, {
     stdin: exec.stdin,
     stdout: req.stdout ? exec.stdout : undefined,
     exited: exec.exitCode,
@@ -81,6 +82,7 @@ async function startTtyExecSession(rt: Runtime, req: ExecSessionRequest, rec: Co
 }
 
 export async function startAttachSession(rt: Runtime, req: AttachSessionRequest): Promise<void> {
+  const pipe = sessionAddress('runtime', 'AttachSession', req);
   const rec = await runningRecord(rt, req.containerId);
   const cfg = containerConfig(rec);
   if (req.stdin && !cfg.stdin) throw new FailedPreconditionError(`attach to container ${rec.id} with stdin: the container was created without stdin`);
@@ -96,7 +98,7 @@ export async function startAttachSession(rt: Runtime, req: AttachSessionRequest)
   // Output the client did not ask for is read and dropped: conmon must not see a stalled client.
   if (!req.stdout) child.stdout!.resume();
   if (!req.stderr) child.stderr!.resume();
-  void relay(rt, req.sessionId, what, {
+  void relay(rt, pipe, what, {
     ...childStreams(child),
     exited: exitOf(child),
     kill: async () => void child.kill('SIGKILL'),
@@ -126,8 +128,8 @@ function exitOf(child: ChildProcess): Promise<number> {
 }
 
 /** Relays a started process's stdio over the session pipe and reports its exit; runs in the background. */
-async function relay(rt: Runtime, sid: string, what: string, t: RelayTarget): Promise<void> {
-  const pipe = new BusPipe(rt.deps.bus.nc, sid, 'service', sessionPipeOptions);
+async function relay(rt: Runtime, address: PipeAddress, what: string, t: RelayTarget): Promise<void> {
+  const pipe = new BusPipe(rt.deps.bus.nc, address, 'service', sessionPipeOptions);
   const onResize = t.onResize;
   if (onResize) pipe.onResize((size) => void onResize(size));
   t.stdin?.on('error', () => undefined); // EPIPE when the process exits first
@@ -136,7 +138,7 @@ async function relay(rt: Runtime, sid: string, what: string, t: RelayTarget): Pr
   const exited = t.exited.then((code) => ({ code }), (error: unknown) => ({ error }));
   const ended = await Promise.race([exited, pipe.done.then((end) => ({ end }))]);
   if ('end' in ended) {
-    rt.log.info({ session: sid, ended: ended.end.kind }, `${what}: session ended before the process; killing it`);
+    rt.log.info({ session: address.sid, ended: ended.end.kind }, `${what}: session ended before the process; killing it`);
     await t.kill();
     await exited;
     return;

@@ -13,10 +13,11 @@ export const protobufFileName = "crius/v1/streams.proto";
 
 /**
  * Streaming sessions (crius.v1.runtime.ExecSession, .AttachSession,
- * crius.v1.network.PortForwardSession): the gateway names a session id and
- * the spec; the service subscribes crius.v1.streams.<session_id>.up, starts
- * the process or connection, and replies once ready. The bytes then travel
- * on the session's pipe (services/common/src/bus/pipe.ts, docs/bus.md).
+ * crius.v1.network.PortForwardSession): the caller (the gateway) names itself,
+ * a session id (128 random bits, hex) and the spec; the service subscribes
+ * crius.v1.pipe.<service>.<caller>.<session_id>.up, starts the process or
+ * connection, and replies once ready. The bytes then travel on the session's
+ * pipe (services/common/src/bus/pipe.ts, docs/bus.md).
  */
 
 export interface ExecSessionRequest {
@@ -27,6 +28,8 @@ export interface ExecSessionRequest {
   stdin: boolean;
   stdout: boolean;
   stderr: boolean;
+  /** Bus user of the caller: the pipe's subjects are those of the pair. */
+  caller: string;
 }
 
 export interface AttachSessionRequest {
@@ -36,12 +39,14 @@ export interface AttachSessionRequest {
   stdin: boolean;
   stdout: boolean;
   stderr: boolean;
+  caller: string;
 }
 
 export interface PortForwardSessionRequest {
   sessionId: string;
   podSandboxId: string;
   port: number;
+  caller: string;
 }
 
 /** The session runs: its bytes follow on the pipe. */
@@ -49,7 +54,16 @@ export interface StreamSessionResponse {
 }
 
 function createBaseExecSessionRequest(): ExecSessionRequest {
-  return { sessionId: "", containerId: "", cmd: [], tty: false, stdin: false, stdout: false, stderr: false };
+  return {
+    sessionId: "",
+    containerId: "",
+    cmd: [],
+    tty: false,
+    stdin: false,
+    stdout: false,
+    stderr: false,
+    caller: "",
+  };
 }
 
 export const ExecSessionRequest: MessageFns<ExecSessionRequest> = {
@@ -74,6 +88,9 @@ export const ExecSessionRequest: MessageFns<ExecSessionRequest> = {
     }
     if (message.stderr !== false) {
       writer.uint32(56).bool(message.stderr);
+    }
+    if (message.caller !== "") {
+      writer.uint32(66).string(message.caller);
     }
     return writer;
   },
@@ -147,6 +164,14 @@ export const ExecSessionRequest: MessageFns<ExecSessionRequest> = {
             message.stderr = reader.bool();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.caller = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -176,6 +201,7 @@ export const ExecSessionRequest: MessageFns<ExecSessionRequest> = {
       stdin: isSet(object.stdin) ? globalThis.Boolean(object.stdin) : false,
       stdout: isSet(object.stdout) ? globalThis.Boolean(object.stdout) : false,
       stderr: isSet(object.stderr) ? globalThis.Boolean(object.stderr) : false,
+      caller: isSet(object.caller) ? globalThis.String(object.caller) : "",
     };
   },
 
@@ -202,6 +228,9 @@ export const ExecSessionRequest: MessageFns<ExecSessionRequest> = {
     if (message.stderr !== false) {
       obj.stderr = message.stderr;
     }
+    if (message.caller !== "") {
+      obj.caller = message.caller;
+    }
     return obj;
   },
 
@@ -217,12 +246,13 @@ export const ExecSessionRequest: MessageFns<ExecSessionRequest> = {
     message.stdin = object.stdin ?? false;
     message.stdout = object.stdout ?? false;
     message.stderr = object.stderr ?? false;
+    message.caller = object.caller ?? "";
     return message;
   },
 };
 
 function createBaseAttachSessionRequest(): AttachSessionRequest {
-  return { sessionId: "", containerId: "", tty: false, stdin: false, stdout: false, stderr: false };
+  return { sessionId: "", containerId: "", tty: false, stdin: false, stdout: false, stderr: false, caller: "" };
 }
 
 export const AttachSessionRequest: MessageFns<AttachSessionRequest> = {
@@ -244,6 +274,9 @@ export const AttachSessionRequest: MessageFns<AttachSessionRequest> = {
     }
     if (message.stderr !== false) {
       writer.uint32(48).bool(message.stderr);
+    }
+    if (message.caller !== "") {
+      writer.uint32(58).string(message.caller);
     }
     return writer;
   },
@@ -309,6 +342,14 @@ export const AttachSessionRequest: MessageFns<AttachSessionRequest> = {
             message.stderr = reader.bool();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.caller = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -337,6 +378,7 @@ export const AttachSessionRequest: MessageFns<AttachSessionRequest> = {
       stdin: isSet(object.stdin) ? globalThis.Boolean(object.stdin) : false,
       stdout: isSet(object.stdout) ? globalThis.Boolean(object.stdout) : false,
       stderr: isSet(object.stderr) ? globalThis.Boolean(object.stderr) : false,
+      caller: isSet(object.caller) ? globalThis.String(object.caller) : "",
     };
   },
 
@@ -360,6 +402,9 @@ export const AttachSessionRequest: MessageFns<AttachSessionRequest> = {
     if (message.stderr !== false) {
       obj.stderr = message.stderr;
     }
+    if (message.caller !== "") {
+      obj.caller = message.caller;
+    }
     return obj;
   },
 
@@ -374,12 +419,13 @@ export const AttachSessionRequest: MessageFns<AttachSessionRequest> = {
     message.stdin = object.stdin ?? false;
     message.stdout = object.stdout ?? false;
     message.stderr = object.stderr ?? false;
+    message.caller = object.caller ?? "";
     return message;
   },
 };
 
 function createBasePortForwardSessionRequest(): PortForwardSessionRequest {
-  return { sessionId: "", podSandboxId: "", port: 0 };
+  return { sessionId: "", podSandboxId: "", port: 0, caller: "" };
 }
 
 export const PortForwardSessionRequest: MessageFns<PortForwardSessionRequest> = {
@@ -392,6 +438,9 @@ export const PortForwardSessionRequest: MessageFns<PortForwardSessionRequest> = 
     }
     if (message.port !== 0) {
       writer.uint32(24).int32(message.port);
+    }
+    if (message.caller !== "") {
+      writer.uint32(34).string(message.caller);
     }
     return writer;
   },
@@ -433,6 +482,14 @@ export const PortForwardSessionRequest: MessageFns<PortForwardSessionRequest> = 
             message.port = reader.int32();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.caller = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -458,6 +515,7 @@ export const PortForwardSessionRequest: MessageFns<PortForwardSessionRequest> = 
         ? globalThis.String(object.pod_sandbox_id)
         : "",
       port: isSet(object.port) ? globalThis.Number(object.port) : 0,
+      caller: isSet(object.caller) ? globalThis.String(object.caller) : "",
     };
   },
 
@@ -472,6 +530,9 @@ export const PortForwardSessionRequest: MessageFns<PortForwardSessionRequest> = 
     if (message.port !== 0) {
       obj.port = Math.round(message.port);
     }
+    if (message.caller !== "") {
+      obj.caller = message.caller;
+    }
     return obj;
   },
 
@@ -483,6 +544,7 @@ export const PortForwardSessionRequest: MessageFns<PortForwardSessionRequest> = 
     message.sessionId = object.sessionId ?? "";
     message.podSandboxId = object.podSandboxId ?? "";
     message.port = object.port ?? 0;
+    message.caller = object.caller ?? "";
     return message;
   },
 };

@@ -42,6 +42,12 @@ export interface PortForwardSessionRequest {
   sessionId: string;
   podSandboxId: string;
   port: number;
+  /**
+   * The pod uses the node's network (NamespaceMode NODE, from runtime-svc's
+   * sandbox status): connect to the node's loopback; it has no namespace of
+   * its own.
+   */
+  hostNetwork: boolean;
 }
 
 /** The session runs: its bytes follow on the pipe. */
@@ -379,7 +385,7 @@ export const AttachSessionRequest: MessageFns<AttachSessionRequest> = {
 };
 
 function createBasePortForwardSessionRequest(): PortForwardSessionRequest {
-  return { sessionId: "", podSandboxId: "", port: 0 };
+  return { sessionId: "", podSandboxId: "", port: 0, hostNetwork: false };
 }
 
 export const PortForwardSessionRequest: MessageFns<PortForwardSessionRequest> = {
@@ -392,6 +398,9 @@ export const PortForwardSessionRequest: MessageFns<PortForwardSessionRequest> = 
     }
     if (message.port !== 0) {
       writer.uint32(24).int32(message.port);
+    }
+    if (message.hostNetwork !== false) {
+      writer.uint32(32).bool(message.hostNetwork);
     }
     return writer;
   },
@@ -433,6 +442,14 @@ export const PortForwardSessionRequest: MessageFns<PortForwardSessionRequest> = 
             message.port = reader.int32();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.hostNetwork = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -458,6 +475,11 @@ export const PortForwardSessionRequest: MessageFns<PortForwardSessionRequest> = 
         ? globalThis.String(object.pod_sandbox_id)
         : "",
       port: isSet(object.port) ? globalThis.Number(object.port) : 0,
+      hostNetwork: isSet(object.hostNetwork)
+        ? globalThis.Boolean(object.hostNetwork)
+        : isSet(object.host_network)
+        ? globalThis.Boolean(object.host_network)
+        : false,
     };
   },
 
@@ -472,6 +494,9 @@ export const PortForwardSessionRequest: MessageFns<PortForwardSessionRequest> = 
     if (message.port !== 0) {
       obj.port = Math.round(message.port);
     }
+    if (message.hostNetwork !== false) {
+      obj.hostNetwork = message.hostNetwork;
+    }
     return obj;
   },
 
@@ -483,6 +508,7 @@ export const PortForwardSessionRequest: MessageFns<PortForwardSessionRequest> = 
     message.sessionId = object.sessionId ?? "";
     message.podSandboxId = object.podSandboxId ?? "";
     message.port = object.port ?? 0;
+    message.hostNetwork = object.hostNetwork ?? false;
     return message;
   },
 };

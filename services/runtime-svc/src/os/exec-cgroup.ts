@@ -69,15 +69,18 @@ export class ExecCgroup {
     const leaf = `${EXEC_CGROUP_PREFIX}${randomBytes(6).toString('hex')}`;
     const cg = new ExecCgroup(leaf, []);
     try {
-      for (const parent of parents) {
-        const dir = path.join(parent, leaf);
-        await mkdir(dir);
-        cg.dirs.push(dir);
-        // A v1 cpuset starts empty and refuses tasks: give it the parent's.
-        if (existsSync(path.join(parent, 'cpuset.cpus')) && !v2) {
-          for (const f of ['cpuset.cpus', 'cpuset.mems']) await writeFile(path.join(dir, f), await readFile(path.join(parent, f), 'utf8'));
-        }
-      }
+      // The hierarchies are independent: made side by side (this is on every ExecSync's path).
+      await Promise.all(
+        parents.map(async (parent) => {
+          const dir = path.join(parent, leaf);
+          await mkdir(dir);
+          cg.dirs.push(dir);
+          // A v1 cpuset starts empty and refuses tasks: give it the parent's.
+          if (!v2 && existsSync(path.join(parent, 'cpuset.cpus'))) {
+            for (const f of ['cpuset.cpus', 'cpuset.mems']) await writeFile(path.join(dir, f), await readFile(path.join(parent, f), 'utf8'));
+          }
+        }),
+      );
     } catch (err) {
       await cg.remove(0);
       throw new Error(`make exec cgroup ${leaf} for process ${containerPid}: ${(err as Error).message}`, { cause: err });
@@ -126,27 +129,31 @@ export class ExecCgroup {
    */
   async release(waitMs = 5000): Promise<void> {
     const until = Date.now() + waitMs;
-    for (const dir of this.dirs) {
-      for (let left = await readPids(dir); left.length > 0 && Date.now() < until; left = await readPids(dir)) {
-        for (const pid of left) await writeFile(path.join(path.dirname(dir), 'cgroup.procs'), `${pid}\n`).catch(() => undefined);
-      }
-    }
+    await Promise.all(
+      this.dirs.map(async (dir) => {
+        for (let left = await readPids(dir); left.length > 0 && Date.now() < until; left = await readPids(dir)) {
+          for (const pid of left) await writeFile(path.join(path.dirname(dir), 'cgroup.procs'), `${pid}\n`).catch(() => undefined);
+        }
+      }),
+    );
     await this.remove(Math.max(0, until - Date.now()));
   }
 
   /** rmdir in every hierarchy; a leaf whose last process is still exiting is retried until `waitMs`. */
   async remove(waitMs = 3000): Promise<void> {
     const until = Date.now() + waitMs;
-    for (const dir of this.dirs) {
-      for (;;) {
-        const code = await rmdir(dir).then(
-          () => 'ok',
-          (e: NodeJS.ErrnoException) => e.code,
-        );
-        if (code !== 'EBUSY' || Date.now() >= until) break;
-        await delay(20);
-      }
-    }
+    await Promise.all(
+      this.dirs.map(async (dir) => {
+        for (;;) {
+          const code = await rmdir(dir).then(
+            () => 'ok',
+            (e: NodeJS.ErrnoException) => e.code,
+          );
+          if (code !== 'EBUSY' || Date.now() >= until) break;
+          await delay(20);
+        }
+      }),
+    );
   }
 
   /** v2's cgroup.kill: the kernel kills every member, and new children too, in one step. */

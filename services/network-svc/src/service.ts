@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { ServiceDefinition } from '@crius/common';
 import { networkEndpoints } from './bus.js';
 import { NetworkService } from './network-service.js';
+import { portBridgePath } from './port-forward.js';
 
 export const networkService: ServiceDefinition = {
   name: 'network',
@@ -20,7 +21,7 @@ export const networkService: ServiceDefinition = {
     });
     await net.start();
     return {
-      endpoints: networkEndpoints(net, { nc: bus.nc, log }),
+      endpoints: networkEndpoints(net, { nc: bus.nc, log, portBridge: portBridgePath(config.runtime.conmon) }),
       conditions: async () => {
         const s = await net.status();
         return [{ type: 'NetworkReady', status: s.ready, reason: s.reason ?? '', message: s.message ?? '' }];

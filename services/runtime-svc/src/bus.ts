@@ -41,7 +41,8 @@ import { startAttachSession, startExecSession } from './container/stream-session
 import { runPodSandbox } from './sandbox/run.js';
 import { removePodSandbox, stopPodSandbox } from './sandbox/stop.js';
 import { createContainer } from './container/create.js';
-import { execSync, startContainer, updateResources } from './container/lifecycle.js';
+import { startContainer, updateResources } from './container/lifecycle.js';
+import { execSync } from './container/exec-sync.js';
 
 export function runtimeEndpoints(rt: Runtime): Record<string, BusEndpoint> {
   return {
@@ -76,7 +77,7 @@ export function runtimeEndpoints(rt: Runtime): Record<string, BusEndpoint> {
       await startAttachSession(rt, req);
       return {};
     }),
-    ExecSync: unary(ExecSyncRequest, ExecSyncResponse, async (req) => execSync(rt, req.containerId, req.cmd, Number(req.timeout))),
+    ExecSync: unary(ExecSyncRequest, ExecSyncResponse, async (req, ctx) => execSync(rt, req.containerId, req.cmd, Number(req.timeout), ctx)),
     UpdateContainerResources: unary(UpdateContainerResourcesRequest, UpdateContainerResourcesResponse, async (req) => {
       await updateResources(rt, req.containerId, req.linux);
       return {};

@@ -6,6 +6,8 @@
 //   whether or not we were up, so reading exit files catches every exit.
 // - A bundle or sandbox dir without a record is a create that died half way:
 //   it is undone (runtime delete, rootfs, namespaces, shm), never resumed.
+// - An ExecSync sub-cgroup (os/exec-cgroup.ts) of a running container
+//   belongs to a call that died with us: its processes are killed.
 // - Other services may still be starting: cross-service cleanup (network,
 //   storage) runs after we answer, retried until they reply.
 import { mkdir, readdir, rm } from 'node:fs/promises';
@@ -13,6 +15,9 @@ import path from 'node:path';
 import { PodNetworkRequest, ReconcileNetworkRequest, ReconcileNetworkResponse, TearDownPodResponse } from '@crius/common/proto/network';
 import { ReconcileRootfsRequest, ReconcileRootfsResponse, RemoveRootfsResponse, RootfsRequest } from '@crius/common/proto/storage';
 import { refreshExit } from './container/lifecycle.js';
+import { sameProcess } from './container/proc.js';
+import { ExecCgroup } from './os/exec-cgroup.js';
+import type { ContainerRecord } from './store/records.js';
 import type { Runtime } from './runtime.js';
 import { pauseId } from './sandbox/pause.js';
 
@@ -27,6 +32,7 @@ export async function recoverLocal(rt: Runtime): Promise<void> {
     const rec = await refreshExit(rt, c);
     if (rec.state === 'exited') continue;
     const state = await rt.ociRuntime(rec.runtimeHandler).state(rec.id).catch(() => undefined);
+    if (state && state.status !== 'stopped') await killLeftoverExecs(rt, rec);
     if (!state || state.status === 'stopped') {
       await rt.containers.update(rec.id, () => ({
         state: state ? 'exited' : 'unknown',
@@ -37,6 +43,15 @@ export async function recoverLocal(rt: Runtime): Promise<void> {
   }
   await undoHalfCreatedContainers(rt);
   await undoHalfCreatedSandboxes(rt);
+}
+
+/** ExecSyncs cut off by our own restart: nobody waits for them, and their timeout died with us. */
+async function killLeftoverExecs(rt: Runtime, rec: ContainerRecord): Promise<void> {
+  if (!(await sameProcess(rec.pid, rec.pidStartTime))) return;
+  for (const cg of await ExecCgroup.leftovers(rec.pid)) {
+    rt.log.warn({ container: rec.id, cgroup: cg.leaf }, 'killing an ExecSync left running by an earlier runtime-svc');
+    await cg.kill().catch((err) => rt.log.warn({ container: rec.id, err: (err as Error).message }, 'leftover exec kill failed'));
+  }
 }
 
 async function orphans(dir: string, known: (id: string) => boolean): Promise<string[]> {

@@ -32,7 +32,7 @@ function fakeSource(dir: string): void {
   write(path.join(dir, 'node_modules/devtool/package.json'), JSON.stringify({}));
   mkdirSync(path.join(dir, 'node_modules/@crius'), { recursive: true });
   symlinkSync('../../services/common', path.join(dir, 'node_modules/@crius/common'));
-  write(path.join(dir, 'native/conmon/build/crius-conmon'), '#!/bin/sh\n');
+  for (const tool of ['crius-conmon', 'attach-bridge', 'port-bridge']) write(path.join(dir, 'native/conmon/build', tool), '#!/bin/sh\n');
   cpSync(path.join(SOURCE_ROOT, 'deploy'), path.join(dir, 'deploy'), { recursive: true });
 }
 
@@ -88,7 +88,8 @@ describe('crius install / uninstall', () => {
     expect(realpathSync(path.join(lib, 'node_modules/@crius/common'))).toBe(realpathSync(path.join(lib, 'services/common')));
     expect(existsSync(path.join(lib, 'node_modules/alpha/node_modules/beta/package.json'))).toBe(true);
     expect(existsSync(path.join(lib, 'node_modules/devtool'))).toBe(false);
-    expect(statSync(path.join(lib, 'native/conmon/build/crius-conmon')).mode & 0o777).toBe(0o755);
+    // The monitor and the helpers runtime-svc (attach-bridge) and network-svc (port-bridge) run.
+    for (const tool of ['crius-conmon', 'attach-bridge', 'port-bridge']) expect(statSync(path.join(lib, 'native/conmon/build', tool)).mode & 0o777).toBe(0o755);
     expect(existsSync(path.join(lib, 'libexec/crius-ready.mjs'))).toBe(true);
     expect(readlinkSync(at('usr/sbin/crius'))).toBe('../lib/crius/services/cli/bin/crius.js');
 

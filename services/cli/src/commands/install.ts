@@ -212,12 +212,13 @@ async function installProgram(src: string, lib: string): Promise<void> {
       filter: (f) => path.relative(path.join(src, dir), f).split(path.sep)[0] !== 'node_modules',
     });
   }
-  const conmon = path.join(src, 'native/conmon/build/crius-conmon');
-  if (existsSync(conmon)) {
-    // Where runtime-svc looks for it relative to its own dist/ (runtime.conmon unset).
+  // Where runtime-svc (the monitor, attach-bridge) and network-svc (port-bridge) look for them relative to their dist/.
+  for (const tool of ['crius-conmon', 'attach-bridge', 'port-bridge']) {
+    const built = path.join(src, 'native/conmon/build', tool);
+    if (!existsSync(built)) continue;
     await mkdir(path.join(lib, 'native/conmon/build'), { recursive: true });
-    await cp(conmon, path.join(lib, 'native/conmon/build/crius-conmon'));
-    await chmod(path.join(lib, 'native/conmon/build/crius-conmon'), 0o755);
+    await cp(built, path.join(lib, 'native/conmon/build', tool));
+    await chmod(path.join(lib, 'native/conmon/build', tool), 0o755);
   }
   await mkdir(path.join(lib, 'libexec'), { recursive: true });
   await cp(path.join(src, 'deploy/libexec/crius-ready.mjs'), path.join(lib, 'libexec/crius-ready.mjs'));

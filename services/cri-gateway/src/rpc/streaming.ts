@@ -11,6 +11,7 @@ import {
   ContainerStatusResponse,
   ExecRequest,
   ExecResponse,
+  NamespaceMode,
   PodSandboxState,
   PodSandboxStatusRequest,
   PodSandboxStatusResponse,
@@ -77,7 +78,9 @@ export function streamingHandlers(deps: StreamingRpcDeps): Record<'Exec' | 'Atta
       const { status } = await deps.bus.call('runtime', 'PodSandboxStatus', PodSandboxStatusRequest, PodSandboxStatusResponse, { podSandboxId: r.podSandboxId, verbose: false }, opts);
       if (!status) throw new UnavailableError(`PortForward: runtime-svc returned no status for pod ${r.podSandboxId}`);
       if (status.state !== PodSandboxState.SANDBOX_READY) throw new FailedPreconditionError(`PortForward: pod ${r.podSandboxId} is not ready`);
-      const url = srv.getUrl('portforward', { podSandboxId: status.id, ports: r.port });
+      // A host-network pod has no namespace of its own: network-svc connects to the node's loopback.
+      const hostNetwork = status.linux?.namespaces?.options?.network === NamespaceMode.NODE;
+      const url = srv.getUrl('portforward', { podSandboxId: status.id, ports: r.port, hostNetwork });
       return Buffer.from(PortForwardResponse.encode({ url }).finish());
     },
   };

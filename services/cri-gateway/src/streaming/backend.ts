@@ -26,6 +26,8 @@ export interface AttachSpec {
 export interface PortForwardSpec {
   podSandboxId: string;
   ports: number[];
+  /** The pod uses the node's network namespace. */
+  hostNetwork?: boolean;
 }
 
 /** A terminal size from the client's resize channel. */
@@ -73,11 +75,12 @@ export interface StreamingBackend {
   /** Attaches to the container's main process; resolves when it exits or the session ends. */
   attach(req: AttachSpec, io: SessionIO): Promise<void>;
   /**
-   * Opens a byte stream to `port` inside the pod's network namespace. The
+   * Opens a byte stream to `port` inside the pod's network namespace (the
+   * node's, for a host-network pod). The
    * server owns the Duplex: it end()s it when the client half-closes, reads
    * it until it ends, and destroy()s it when the client goes away.
    */
-  portForward(podSandboxId: string, port: number): Promise<Duplex>;
+  portForward(podSandboxId: string, port: number, opts?: { hostNetwork?: boolean }): Promise<Duplex>;
 }
 
 /** Minimal logger the server uses (pino's Logger satisfies it). */

@@ -33,9 +33,10 @@ export class BusStreamingBackend implements StreamingBackend {
     await runSession(pipe, io, what);
   }
 
-  async portForward(podSandboxId: string, port: number): Promise<Duplex> {
+  async portForward(podSandboxId: string, port: number, opts: { hostNetwork?: boolean } = {}): Promise<Duplex> {
     const what = `port-forward to port ${port} of pod ${podSandboxId}`;
-    const pipe = await this.open('network', 'PortForwardSession', PortForwardSessionRequest, (sessionId, caller) => ({ sessionId, caller, podSandboxId, port }), what);
+    const hostNetwork = opts.hostNetwork ?? false;
+    const pipe = await this.open('network', 'PortForwardSession', PortForwardSessionRequest, (sessionId, caller) => ({ sessionId, caller, podSandboxId, port, hostNetwork }), what);
     return pipeDuplex(pipe, what);
   }
 

@@ -114,7 +114,7 @@ async function forward(
   };
   let target: Duplex;
   try {
-    target = await backend.portForward(spec.podSandboxId, port);
+    target = await backend.portForward(spec.podSandboxId, port, { hostNetwork: spec.hostNetwork });
   } catch (err) {
     return fail(err);
   }
@@ -203,7 +203,7 @@ async function forwardWsPort(
   };
   let target: Duplex;
   try {
-    target = await backend.portForward(spec.podSandboxId, port);
+    target = await backend.portForward(spec.podSandboxId, port, { hostNetwork: spec.hostNetwork });
   } catch (err) {
     return fail(err);
   }

@@ -1,24 +1,22 @@
-// StartContainer, StopContainer, RemoveContainer, ExecSync and
-// UpdateContainerResources. Each takes the container's lock, checks the state
-// machine (store/container-state.ts), and updates the record only after the
-// OS action succeeded.
+// StartContainer, StopContainer, RemoveContainer and
+// UpdateContainerResources (ExecSync is exec-sync.ts). Each takes the
+// container's lock, checks the state machine (store/container-state.ts), and
+// updates the record only after the OS action succeeded.
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError, type HandlerContext } from '@crius/common';
-import { LinuxContainerResources, type ExecSyncResponse } from '@crius/common/cri';
+import { LinuxContainerResources } from '@crius/common/cri';
 import { RemoveRootfsResponse, RootfsRequest } from '@crius/common/proto/storage';
 import { removeCgroup } from '../os/cgroups.js';
 import type { Runtime } from '../runtime.js';
 import { buildResources, kernelSignal } from '../spec/index.js';
-import { canExec, canStart, canUpdateResources, needsStop } from '../store/container-state.js';
+import { canStart, canUpdateResources, needsStop } from '../store/container-state.js';
 import type { ContainerRecord } from '../store/records.js';
 import { containerStopSignal } from '../views.js';
 import { exitReason, readExit } from './exits.js';
-import { containerProcess, writeExecProcess } from './exec-process.js';
 import { ContainerEventType, publishEvent } from '../events.js';
 
 const nowNs = () => (BigInt(Date.now()) * 1_000_000n).toString();
-const EXEC_OUTPUT_LIMIT = 16 * 1024 * 1024;
 
 /** If conmon recorded an exit, make the record say so. */
 export async function refreshExit(rt: Runtime, rec: ContainerRecord): Promise<ContainerRecord> {
@@ -107,18 +105,6 @@ export async function removeContainer(rt: Runtime, id: string, ctx: HandlerConte
     await rt.containers.remove(rec.id);
     publishEvent(rt, ContainerEventType.CONTAINER_DELETED_EVENT, rec.id, rec.sandboxId);
   });
-}
-
-export async function execSync(rt: Runtime, id: string, cmd: string[], timeoutSeconds: number): Promise<ExecSyncResponse> {
-  const rec = await refreshExit(rt, rt.containers.get(id));
-  canExec(rec);
-  const { dir, processFile } = await writeExecProcess('crius-exec-', { ...(await containerProcess(rec)), args: cmd, terminal: false });
-  try {
-    const r = await rt.ociRuntime(rec.runtimeHandler).execSync(rec.id, processFile, timeoutSeconds * 1000, EXEC_OUTPUT_LIMIT);
-    return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 }
 
 export async function updateResources(rt: Runtime, id: string, linux: LinuxContainerResources | undefined): Promise<void> {

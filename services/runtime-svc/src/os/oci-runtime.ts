@@ -1,8 +1,6 @@
 // The OCI runtime CLI (runc, crun: same commands) for the calls runtime-svc
 // makes itself; `create` is conmon's. Every call names the handler's binary
 // and state root, so runc and crun containers never mix.
-import { spawn } from 'node:child_process';
-import { DeadlineExceededError, NotFoundError } from '@crius/common';
 import { run } from './exec.js';
 
 export interface RuntimeHandlerPaths {
@@ -57,39 +55,15 @@ export class OciRuntime {
   }
 
   /**
-   * Run a process in the container and capture its output, killing it at the
-   * timeout. Output beyond `limit` bytes per stream is cut (and said so).
+   * The command line of `exec` (foreground, stdio inherited): `cgroup` is a
+   * sub-cgroup of the container's to run the process in (runc and crun:
+   * `--cgroup <leaf>`, made beforehand in every hierarchy).
    */
-  async execSync(id: string, processJsonPath: string, timeoutMs: number, limit: number): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }> {
-    const child = spawn(this.h.path, [...this.base(), 'exec', '--process', processJsonPath, id], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const sizes = { out: 0, err: 0 };
-    child.stdout.on('data', (d: Buffer) => {
-      if (sizes.out < limit) out.push(d.subarray(0, limit - sizes.out));
-      sizes.out += d.length;
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      if (sizes.err < limit) err.push(d.subarray(0, limit - sizes.err));
-      sizes.err += d.length;
-    });
-    let timedOut = false;
-    const timer = timeoutMs > 0 ? setTimeout(() => ((timedOut = true), child.kill('SIGKILL')), timeoutMs) : undefined;
-    const exitCode = await new Promise<number>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('close', (code, signal) => resolve(code ?? 128 + (signal ? signalNumber(signal) : 0)));
-    });
-    if (timer) clearTimeout(timer);
-    if (timedOut) throw new DeadlineExceededError(`exec in container ${id} timed out after ${timeoutMs / 1000} s`);
-    const stderrText = Buffer.concat(err);
-    if (exitCode !== 0 && /container .* does not exist|not running/i.test(stderrText.toString())) {
-      throw new NotFoundError(`exec in container ${id}: ${stderrText.toString().trim()}`);
-    }
-    return { stdout: Buffer.concat(out), stderr: stderrText, exitCode };
+  execCommand(id: string, processJsonPath: string, opts: { pidFile?: string; cgroup?: string } = {}): { cmd: string; args: string[] } {
+    const args = [...this.base(), 'exec', '--process', processJsonPath];
+    if (opts.pidFile) args.push('--pid-file', opts.pidFile);
+    if (opts.cgroup) args.push('--cgroup', opts.cgroup);
+    return { cmd: this.h.path, args: [...args, id] };
   }
 }
 
-const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15, SIGUSR1: 10, SIGUSR2: 12 };
-function signalNumber(name: string): number {
-  return SIGNALS[name] ?? 0;
-}

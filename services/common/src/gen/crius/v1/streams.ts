@@ -47,6 +47,12 @@ export interface PortForwardSessionRequest {
   podSandboxId: string;
   port: number;
   caller: string;
+  /**
+   * The pod uses the node's network (NamespaceMode NODE, from runtime-svc's
+   * sandbox status): connect to the node's loopback; it has no namespace of
+   * its own.
+   */
+  hostNetwork: boolean;
 }
 
 /** The session runs: its bytes follow on the pipe. */
@@ -425,7 +431,7 @@ export const AttachSessionRequest: MessageFns<AttachSessionRequest> = {
 };
 
 function createBasePortForwardSessionRequest(): PortForwardSessionRequest {
-  return { sessionId: "", podSandboxId: "", port: 0, caller: "" };
+  return { sessionId: "", podSandboxId: "", port: 0, caller: "", hostNetwork: false };
 }
 
 export const PortForwardSessionRequest: MessageFns<PortForwardSessionRequest> = {
@@ -441,6 +447,9 @@ export const PortForwardSessionRequest: MessageFns<PortForwardSessionRequest> = 
     }
     if (message.caller !== "") {
       writer.uint32(34).string(message.caller);
+    }
+    if (message.hostNetwork !== false) {
+      writer.uint32(40).bool(message.hostNetwork);
     }
     return writer;
   },
@@ -490,6 +499,14 @@ export const PortForwardSessionRequest: MessageFns<PortForwardSessionRequest> = 
             message.caller = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.hostNetwork = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -516,6 +533,11 @@ export const PortForwardSessionRequest: MessageFns<PortForwardSessionRequest> = 
         : "",
       port: isSet(object.port) ? globalThis.Number(object.port) : 0,
       caller: isSet(object.caller) ? globalThis.String(object.caller) : "",
+      hostNetwork: isSet(object.hostNetwork)
+        ? globalThis.Boolean(object.hostNetwork)
+        : isSet(object.host_network)
+        ? globalThis.Boolean(object.host_network)
+        : false,
     };
   },
 
@@ -533,6 +555,9 @@ export const PortForwardSessionRequest: MessageFns<PortForwardSessionRequest> = 
     if (message.caller !== "") {
       obj.caller = message.caller;
     }
+    if (message.hostNetwork !== false) {
+      obj.hostNetwork = message.hostNetwork;
+    }
     return obj;
   },
 
@@ -545,6 +570,7 @@ export const PortForwardSessionRequest: MessageFns<PortForwardSessionRequest> = 
     message.podSandboxId = object.podSandboxId ?? "";
     message.port = object.port ?? 0;
     message.caller = object.caller ?? "";
+    message.hostNetwork = object.hostNetwork ?? false;
     return message;
   },
 };

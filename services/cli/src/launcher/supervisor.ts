@@ -1,6 +1,8 @@
 // One supervised child process: started, restarted with exponential backoff
 // when it dies unexpectedly, stopped with SIGTERM then SIGKILL. Output goes
 // to a log file per child so the launcher's terminal stays readable.
+// Emits 'started' (pid) for every process it spawns and 'exited' (code,
+// signal) for every one that ends, so callers wait on those, not on time.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
@@ -43,9 +45,11 @@ export class Supervised extends EventEmitter {
     });
     closeSync(fd);
     this.child = child;
+    if (child.pid !== undefined) this.emit('started', child.pid);
     child.once('error', (err) => this.emit('log', `${this.spec.name}: cannot start: ${err.message}`));
     child.once('exit', (code, signal) => {
       if (this.child === child) this.child = undefined;
+      this.emit('exited', code, signal);
       if (this.stopping) return;
       if (Date.now() - startedAt > STABLE_AFTER_MS) this.backoff = BACKOFF_START_MS;
       const wait = this.backoff;

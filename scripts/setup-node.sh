@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what crius needs on a Debian 12 node, idempotently: the OS packages
 # (container runtimes, CNI plugins, NATS, registry and cross-check tools, the
-# C toolchain for native/conmon) and the npm dependencies. Safe to run often:
+# Kubernetes Python client as an outside streaming client, the C toolchain for
+# native/conmon) and the npm dependencies. Safe to run often:
 # it only calls apt/npm when something is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,7 @@ apt_packages=(
   protobuf-compiler gcc make libc6-dev libseccomp-dev
   docker-registry skopeo umoci attr zstd apache2-utils openssl
   systemd selinux-policy-dev systemd-container debootstrap
+  python3-kubernetes python3-websocket
 )
 
 missing=()

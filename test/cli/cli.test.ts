@@ -120,10 +120,6 @@ describe('crius CLI against the gateway', () => {
     expect(tty).toMatchObject({ code: 4, stderr: '' });
     expect(tty.stdout).toMatch(/^\/dev\/pts\/\d+\r\n$/);
 
-    const stats = await crius('stats');
-    if (stats.code === 0) expect(stats.stdout).toMatch(/^CONTAINER\s+NAME\s+CPU %\s+MEM\s+DISK\s+INODES/);
-    else expect(stats.stderr).toMatch(/^crius: ListContainerStats: not implemented by unix:\/\/.*\n$/);
-
     const refused = await crius('rm', sleeper);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/is running: stop it first/);
@@ -137,6 +133,47 @@ describe('crius CLI against the gateway', () => {
     expect((await ok('rmp', podId)).trim()).toBe(`Removed sandbox ${podId}`);
     expect((await ok('pods', '-q')).trim()).toBe('');
   }, 180_000);
+
+  it('stats shows the CPU of a busy container and the memory a container holds', async () => {
+    const pod = await writePodConfig(s.dir, 'stats');
+    const podId = (await ok('runp', pod.file)).trim();
+    const burn = (await ok('create', podId, await writeCtrConfig(s.dir, 'burn', image, ['sh', '-c', 'while :; do :; done']), pod.file)).trim();
+    // 32 MiB into the pod's /dev/shm (tmpfs): charged to this container's memory cgroup while it sleeps.
+    const fill = 'dd if=/dev/zero of=/dev/shm/fill bs=1048576 count=32 && touch /dev/shm/filled && exec sleep 3600';
+    const hold = (await ok('create', podId, await writeCtrConfig(s.dir, 'hold', image, ['sh', '-c', fill]), pod.file)).trim();
+    await ok('start', burn);
+    await ok('start', hold);
+    await waitFor('the 32 MiB to be written', async () => ((await crius('exec', hold, 'cat', '/dev/shm/filled')).code === 0 ? true : undefined), 15_000);
+
+    const out = (await ok('stats', '-s', '2')).trimEnd().split('\n');
+    expect(out[0]).toMatch(/^CONTAINER\s+NAME\s+CPU %\s+MEM\s+DISK\s+INODES$/);
+    const row = (name: string) => {
+      const cols = out.find((l) => l.split(/\s+/)[1] === name)?.split(/\s+/);
+      if (!cols) throw new Error(`no stats row for ${name}: ${out.join('\n')}`);
+      return { id: cols[0], cpu: Number(cols[2]), mem: cols[3]!, disk: cols[4], inodes: Number(cols[5]) };
+    };
+    const mb = (size: string) => {
+      const m = /^([\d.]+)(B|kB|MB|GB)$/.exec(size);
+      if (!m) throw new Error(`not a size: ${size}`);
+      return Number(m[1]) * { B: 1e-6, kB: 1e-3, MB: 1, GB: 1e3 }[m[2] as 'B' | 'kB' | 'MB' | 'GB'];
+    };
+    const b = row('burn');
+    const h = row('hold');
+    expect([b.id, h.id]).toEqual([burn.slice(0, 13), hold.slice(0, 13)]);
+    // A busy loop over 2 s: well above idle even on a loaded node; the sleeper is idle.
+    expect(b.cpu).toBeGreaterThan(10);
+    expect(h.cpu).toBeLessThan(b.cpu);
+    // 32 MiB is 33.6 MB; the shell and sleep add little.
+    expect(mb(h.mem)).toBeGreaterThanOrEqual(33.5);
+    expect(mb(h.mem)).toBeLessThan(42);
+    expect(mb(b.mem)).toBeLessThan(mb(h.mem) - 30);
+    expect(h.inodes).toBeGreaterThan(0);
+
+    const asJson = await json('stats', '-o', 'json', hold);
+    expect(asJson.stats.map((x: { attributes: { id: string } }) => x.attributes.id)).toEqual([hold]);
+    expect(Number(asJson.stats[0].memory.workingSetBytes.value)).toBeGreaterThanOrEqual(32 * 1024 * 1024);
+    await ok('rmp', '-f', podId);
+  }, 90_000);
 
   it('follows a log with -f until killed', async () => {
     const pod = await writePodConfig(s.dir, 'ticker');
@@ -164,7 +201,9 @@ describe('crius CLI against the gateway', () => {
     const lines = new CliProcess(['--config', s.configPath, 'events', '-o', 'json']);
     try {
       expect((await table.waitForLines(1))[0]).toMatch(/^TIME\s+EVENT\s+CONTAINER\s+NAME\s+POD$/);
-      await new Promise((r) => setTimeout(r, 500)); // both streams open before the pod starts
+      // Each says on stderr when its stream is live: from then on it misses no event.
+      await table.waitForStderr('watching container events');
+      await lines.waitForStderr('watching container events');
       const pod = await writePodConfig(s.dir, 'evented');
       const podId = (await ok('runp', pod.file)).trim();
       const [created] = (await lines.waitForLines(1)).map((l) => JSON.parse(l));

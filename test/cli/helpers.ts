@@ -39,7 +39,7 @@ export class CliProcess {
   readonly lines: string[] = [];
   stderr = '';
   private pending = '';
-  private waiters: (() => void)[] = [];
+  private waiters = new Set<() => void>();
 
   constructor(args: string[]) {
     this.child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -47,21 +47,47 @@ export class CliProcess {
       const parts = (this.pending + d.toString()).split('\n');
       this.pending = parts.pop() ?? '';
       this.lines.push(...parts);
-      this.waiters.splice(0).forEach((w) => w());
+      this.wake();
     });
-    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
+    this.child.stderr!.on('data', (d: Buffer) => {
+      this.stderr += d.toString();
+      this.wake();
+    });
+    this.child.once('exit', () => this.wake());
   }
 
-  async waitForLines(n: number, timeoutMs = 15_000): Promise<string[]> {
-    const until = Date.now() + timeoutMs;
-    while (this.lines.length < n) {
-      if (Date.now() > until) throw new Error(`expected ${n} lines from crius, got ${JSON.stringify(this.lines)}; stderr: ${this.stderr}`);
-      await new Promise<void>((r) => {
-        this.waiters.push(r);
-        setTimeout(r, 200);
-      });
-    }
-    return this.lines.slice(0, n);
+  private wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+
+  /** Resolves once `ready()` holds, re-checked on every output; fails after `timeoutMs` or if the process exits first. */
+  private until<T>(ready: () => T | undefined, what: string, timeoutMs: number): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const v = ready();
+        if (v !== undefined) return done(() => resolve(v));
+        if (this.child.exitCode !== null || this.child.signalCode !== null) {
+          done(() => reject(new Error(`crius exited (${this.child.exitCode ?? this.child.signalCode}) before ${what}; lines ${JSON.stringify(this.lines)}; stderr: ${this.stderr}`)));
+        }
+      };
+      const timer = setTimeout(() => done(() => reject(new Error(`timed out waiting for ${what}; lines ${JSON.stringify(this.lines)}; stderr: ${this.stderr}`))), timeoutMs);
+      const done = (settle: () => void) => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        settle();
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  waitForLines(n: number, timeoutMs = 15_000): Promise<string[]> {
+    return this.until(() => (this.lines.length >= n ? this.lines.slice(0, n) : undefined), `${n} lines from crius`, timeoutMs);
+  }
+
+  /** Waits for text on stderr (e.g. `crius events` saying its stream is live). */
+  waitForStderr(text: string, timeoutMs = 15_000): Promise<void> {
+    return this.until(() => (this.stderr.includes(text) ? true : undefined), `${JSON.stringify(text)} on stderr`, timeoutMs).then(() => undefined);
   }
 
   /** Signals the process by its PID and waits for it to exit; returns the exit code or signal. */

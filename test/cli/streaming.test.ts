@@ -78,13 +78,9 @@ describe('crius streaming commands', () => {
   it('attach -i sends stdin to the container and shows what it prints', async () => {
     await runContainer('echo', ['sh', '-c', 'while read l; do echo got:$l; done'], { stdin: true });
     const p = start(['attach', '-i', 'echo']);
-    // Input sent before the attach is up may be lost: repeat until the echo shows.
-    await waitFor('the echo through attach', async () => {
-      if (p.out.stdout.includes('got:ping\n')) return true;
-      p.child.stdin.write('ping\n');
-      await new Promise((r) => setTimeout(r, 300));
-      return undefined;
-    }, 20_000);
+    // Typed at once, as a user would: input sent before the session is up must not be lost.
+    p.child.stdin.write('ping\n');
+    await waitFor('the echo through attach', async () => (p.out.stdout.includes('got:ping\n') ? true : undefined), 20_000);
     expect(p.out.stderr).toBe('');
     expect(await p.kill()).toBe('SIGKILL');
   });

@@ -2,7 +2,9 @@
 // order on the bus and over GetContainerEvents, stats from the real cgroups,
 // log reopen without losing a line, and no exit lost across a monitor-svc
 // restart.
-import { readFile, rename } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@grpc/grpc-js';
@@ -32,7 +34,8 @@ afterAll(async () => {
 const NS = { namespaceOptions: { network: 0, pid: 1, ipc: 0 } };
 type Ev = { id: string; type: number; at: number };
 
-function natsEvents(): { events: Ev[]; stop(): void } {
+/** Events as an observer on the bus sees them; live once nats-server confirmed the subscription. */
+async function natsEvents(): Promise<{ events: Ev[]; stop(): void }> {
   const events: Ev[] = [];
   const sub = observer.subscribe('crius.v1.events.container.>', {
     callback: (_e, m) => {
@@ -40,14 +43,20 @@ function natsEvents(): { events: Ev[]; stop(): void } {
       events.push({ id: ev.containerId, type: ev.containerEventType, at: Date.now() });
     },
   });
+  await observer.flush();
   return { events, stop: () => sub.unsubscribe() };
 }
 
-function grpcEvents(): { events: Ev[]; stop(): void } {
+/** Events over GetContainerEvents; live once the gateway sent the stream's headers. */
+async function grpcEvents(): Promise<{ events: Ev[]; stop(): void }> {
   const events: Ev[] = [];
   const call = client.makeServerStreamRequest(pathOf(methodInfo('GetContainerEvents')), (b: Buffer) => b, (b: Buffer) => ContainerEventResponse.decode(b), Buffer.alloc(0), {});
   call.on('data', (ev: ContainerEventResponse) => events.push({ id: ev.containerId, type: ev.containerEventType, at: Date.now() }));
   call.on('error', () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('GetContainerEvents sent no headers within 10 s')), 10_000);
+    call.once('metadata', () => (clearTimeout(timer), resolve()));
+  });
   return { events, stop: () => call.cancel() };
 }
 
@@ -65,9 +74,8 @@ async function podWith(name: string, command: string[], extra: object = {}) {
 
 describe('monitor-svc', () => {
   it('sees an exit within a second and publishes the same ordered events on NATS and gRPC', async () => {
-    const bus = natsEvents();
-    const grpc = grpcEvents();
-    await new Promise((r) => setTimeout(r, 200));
+    const bus = await natsEvents();
+    const grpc = await grpcEvents();
     const { podSandboxId, containerId } = await podWith('quick', ['sh', '-c', 'sleep 0.5; exit 3']);
     const stopped = await waitFor('STOPPED event', async () => bus.events.find((e) => e.id === containerId && e.type === 2), 5000);
     const exitFile = await import('node:fs/promises').then((fs) => fs.stat(path.join(s.dir, 'run', 'runtime', 'exits', containerId)));
@@ -89,9 +97,8 @@ describe('monitor-svc', () => {
     const { podSandboxId, containerId } = await podWith('burn', ['sh', '-c', 'while :; do :; done']);
     type Stats = { stats: { cpu: { usageCoreNanoSeconds: { value: bigint } }; memory: { workingSetBytes: { value: bigint }; usageBytes: { value: bigint } } } };
     const a = await cri<Stats>(client, 'ContainerStats', { containerId });
-    await new Promise((r) => setTimeout(r, 500));
-    const b = await cri<Stats>(client, 'ContainerStats', { containerId });
-    expect(b.stats.cpu.usageCoreNanoSeconds.value - a.stats.cpu.usageCoreNanoSeconds.value).toBeGreaterThan(100_000_000n);
+    const cpu = async () => (await cri<Stats>(client, 'ContainerStats', { containerId })).stats.cpu.usageCoreNanoSeconds.value;
+    await waitFor('100 ms more of CPU', async () => ((await cpu()) - a.stats.cpu.usageCoreNanoSeconds.value > 100_000_000n ? true : undefined), 30_000);
     const cg = path.join('/sys/fs/cgroup/memory', path.basename(s.dir).replace(/^/, '/crius-e2e-'), containerId);
     const usage = BigInt((await readFile(path.join(cg, 'memory.usage_in_bytes'), 'utf8')).trim());
     const c = await cri<Stats>(client, 'ContainerStats', { containerId });
@@ -121,23 +128,35 @@ describe('monitor-svc', () => {
   });
 
   it('loses no exit while monitor-svc is down, and reports each once', async () => {
-    const bus = natsEvents();
-    const pods = await Promise.all([1, 2, 3].map((i) => podWith(`exit${i}`, ['sh', '-c', `read x < /dev/null; sleep 1; exit ${i}`])));
+    const bus = await natsEvents();
+    // Each container exits with its number once the test writes to its FIFO.
+    const trigger = path.join(s.dir, 'monitor-triggers');
+    await mkdir(trigger, { recursive: true });
+    for (const i of [1, 2, 3]) await promisify(execFile)('mkfifo', [path.join(trigger, `go${i}`)]);
+    const mounts = [{ containerPath: '/trigger', hostPath: trigger }];
+    const pods = await Promise.all([1, 2, 3].map((i) => podWith(`exit${i}`, ['sh', '-c', `read x < /trigger/go${i}; exit ${i}`], { mounts })));
     const monitor = s.stack.children.get('monitor-svc')!;
     await monitor.stop();
-    await new Promise((r) => setTimeout(r, 1500)); // all three exit while it is down
+    for (const i of [1, 2, 3]) await writeFile(path.join(trigger, `go${i}`), 'go\n');
+    // All three have exited while it is down: conmon wrote their exit files.
+    for (const p of pods) {
+      await waitFor('conmon to record the exit', async () => (await stat(path.join(s.dir, 'run', 'runtime', 'exits', p.containerId)).then(() => true, () => undefined)), 15_000);
+    }
+    expect(bus.events.filter((e) => e.type === 2 && pods.some((p) => p.containerId === e.id))).toEqual([]);
     monitor.start();
     await s.stack.waitHealthy('monitor', Date.now() + 15_000);
     for (const [i, p] of pods.entries()) {
       await waitFor(`exit ${i + 1}`, async () => (bus.events.some((e) => e.id === p.containerId && e.type === 2) ? true : undefined), 10_000);
-    }
-    await new Promise((r) => setTimeout(r, 500));
-    bus.stop();
-    for (const [i, p] of pods.entries()) {
-      expect(bus.events.filter((e) => e.id === p.containerId && e.type === 2)).toHaveLength(1);
       const st = await cri<{ status: { exitCode: number } }>(client, 'ContainerStatus', { containerId: p.containerId });
       expect(st.status.exitCode).toBe(i + 1);
-      await cri(client, 'RemovePodSandbox', { podSandboxId: p.podSandboxId });
     }
+    // runtime-svc publishes every container event, in order: once a container's DELETED event
+    // is here, every STOPPED published before it is too, and none can follow (no record left).
+    for (const p of pods) await cri(client, 'RemovePodSandbox', { podSandboxId: p.podSandboxId });
+    for (const p of pods) {
+      await waitFor('the DELETED event', async () => (bus.events.some((e) => e.id === p.containerId && e.type === 3) ? true : undefined));
+    }
+    bus.stop();
+    for (const p of pods) expect(bus.events.filter((e) => e.id === p.containerId && e.type === 2)).toHaveLength(1);
   });
 });

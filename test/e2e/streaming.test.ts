@@ -118,13 +118,16 @@ describe('streaming through the gateway', () => {
     const ws = wsConnect(url, 'v5.channel.k8s.io');
     await ws.opened;
     ws.send(4, JSON.stringify({ Width: 123, Height: 45 }));
-    // The resize and stdin travel separately; ask until the size shows.
+    // The resize and stdin travel separately, so the first stty may still see the old size:
+    // ask, wait for that answer, and ask again until it shows the new one.
+    const sizes = () => ws.channel(1).toString().match(/\n\d+ \d+\r\n/g) ?? [];
     await waitFor('stty to show the new size', async () => {
-      if (ws.channel(1).toString().includes('\n45 123\r\n')) return true;
+      if (sizes().includes('\n45 123\r\n')) return true;
+      const asked = sizes().length;
       ws.send(0, 'busybox stty size\n');
-      await new Promise((r) => setTimeout(r, 200));
+      await waitFor('an answer from stty', async () => (sizes().length > asked ? true : undefined));
       return undefined;
-    });
+    }, 20_000);
     ws.send(0, 'tty; exit 0\n');
     expect(await ws.closed).toBe(1000);
     expect(ws.channel(1).toString()).toMatch(/\/dev\/pts\/\d+\r\n/);

@@ -2,7 +2,7 @@
 // table. Methods owned by a service are forwarded as raw bytes; Version,
 // Status, GetContainerEvents and the streaming URLs (Exec, Attach,
 // PortForward) are the gateway's own (rpc/*.ts).
-import { Server, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, type UntypedServiceImplementation, type ServiceDefinition } from '@grpc/grpc-js';
+import { Metadata, Server, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, type UntypedServiceImplementation, type ServiceDefinition } from '@grpc/grpc-js';
 import { criMethods, type ServiceName, type BusClient, type CriMethodInfo, type CriusConfig, type Logger } from '@crius/common';
 import { StatusRequest, VersionResponse, StatusResponse } from '@crius/common/cri';
 import { ImageServiceService, RuntimeServiceService } from '@crius/common/cri-grpc';
@@ -17,7 +17,8 @@ import { listenUnix, type CriListener } from './h2/listener.js';
 
 type Raw = Buffer;
 type UnaryFn = (bytes: Raw, ctx: CallContext) => Promise<Raw>;
-type StreamFn = (bytes: Raw, ctx: CallContext, signal: AbortSignal) => AsyncIterable<Raw>;
+/** `live` sends the response headers before the first item (a stream that is ready but may stay quiet). */
+type StreamFn = (bytes: Raw, ctx: CallContext, signal: AbortSignal, live: () => void) => AsyncIterable<Raw>;
 
 export interface GatewayDeps {
   bus: BusClient;
@@ -58,7 +59,7 @@ function localUnary(deps: GatewayDeps): Record<string, UnaryFn> {
 }
 
 function localStream(deps: GatewayDeps): Record<string, StreamFn> {
-  return { GetContainerEvents: (_bytes, _ctx, signal) => containerEvents(deps.bus, signal) };
+  return { GetContainerEvents: (_bytes, _ctx, signal, live) => containerEvents(deps.bus, signal, live) };
 }
 
 function unaryHandler(m: CriMethodInfo, fn: UnaryFn, log: Logger) {
@@ -84,9 +85,10 @@ function streamHandler(m: CriMethodInfo, fn: StreamFn, log: Logger) {
     const started = performance.now();
     const abort = new AbortController();
     call.on('cancelled', () => abort.abort());
+    const live = () => call.sendMetadata(new Metadata());
     void (async () => {
       try {
-        for await (const chunk of fn(call.request, ctx, abort.signal)) {
+        for await (const chunk of fn(call.request, ctx, abort.signal, live)) {
           if (abort.signal.aborted) break;
           if (!call.write(chunk)) await new Promise((r) => call.once('drain', r));
         }
@@ -115,9 +117,9 @@ export function buildServer(deps: GatewayDeps): Server {
     if (m.serverStreaming) {
       const own = localStreams[m.name];
       const fn: StreamFn = own
-        ? (bytes, ctx, signal) => {
+        ? (bytes, ctx, signal, live) => {
             decodeAndValidate(m.name, decode, bytes);
-            return own(bytes, ctx, signal);
+            return own(bytes, ctx, signal, live);
           }
         : (bytes, ctx) => forwardStream(deps.bus, serviceOf(m), m.name, decode, bytes, ctx);
       impls[m.service]![m.key] = streamHandler(m, fn, deps.log);

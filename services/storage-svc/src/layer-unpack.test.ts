@@ -122,6 +122,13 @@ describe('unpackLayer', () => {
     expect(getXattr(join(target, 'opt'), 'trusted.overlay.opaque')?.toString()).toBe('y');
   });
 
+  it('skips whiteouts beneath a file that replaced a directory in the same layer (as umoci writes them)', async () => {
+    const tar = await makeTar([{ name: 'opt/old', body: 'now a file' }, { name: 'opt/old/.wh.gone', body: '' }, { name: 'opt/old/.wh..wh..opq', body: '' }]);
+    const r = await unpack(tar);
+    expect(readFileSync(join(target, 'opt/old'), 'utf8')).toBe('now a file');
+    expect(r.dropped).toEqual(['opt/old/.wh.gone: whiteout under the file "opt/old" (nothing to hide)', 'opt/old/.wh..wh..opq: whiteout under the file "opt/old" (nothing to hide)']);
+  });
+
   it.each([
     ['gzip', GZ, gzip],
     ['zstd', ZST, zstd],

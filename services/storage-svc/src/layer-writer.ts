@@ -44,10 +44,12 @@ export class LayerWriter {
         this.dropped.push(`${displayPath(kind.path)}: aufs metadata`);
         return;
       case 'opaque':
+        if (await this.underFile(kind.dir, entry.header.name)) return;
         await this.ensureDirs(kind.dir);
         await this.opts.os.setXattr(this.abs(kind.dir), OPAQUE_XATTR, OPAQUE_VALUE);
         return;
       case 'whiteout':
+        if (await this.underFile(kind.path.slice(0, -1), entry.header.name)) return;
         await this.ensureDirs(kind.path.slice(0, -1));
         await this.whiteout(kind.path);
         return;
@@ -88,6 +90,24 @@ export class LayerWriter {
       else if (!st.isDirectory()) throw new PathRuleError(`parent "${rel}" is not a directory`);
       this.dirs.add(rel);
     }
+  }
+
+  /**
+   * True when a component of `dir` is a file (not a directory, not a symlink) this layer
+   * made: a whiteout beneath it hides nothing the file does not already hide, so it is
+   * skipped. umoci writes such layers when a directory was replaced by a file (the file,
+   * then a whiteout per old child). Symlinks are still refused by ensureDirs.
+   */
+  private async underFile(dir: EntryPath, entryName: string): Promise<boolean> {
+    for (let i = 1; i <= dir.length; i++) {
+      const rel = dir.slice(0, i).join('/');
+      if (this.dirs.has(rel)) continue;
+      const st = await lstatOrNull(join(this.root, rel));
+      if (!st || st.isDirectory() || st.isSymbolicLink()) return false;
+      this.dropped.push(`${entryName}: whiteout under the file "${rel}" (nothing to hide)`);
+      return true;
+    }
+    return false;
   }
 
   private async whiteout(p: EntryPath): Promise<void> {

@@ -1,5 +1,6 @@
 // `crius events`: the container event stream (GetContainerEvents) as lines,
 // until Ctrl-C or --count events; -o json prints one JSON object per line.
+// A note on stderr says when the stream is live.
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { GetEventsRequest, containerEventTypeToJSON, containerStateToJSON, podSandboxStateToJSON, type ContainerEventResponse } from '@crius/common/cri';
@@ -43,6 +44,8 @@ export const eventsCommand: Command = {
     if (format === 'table') println(ctx.stdout, ['TIME'.padEnd(24), 'EVENT   ', 'CONTAINER'.padEnd(v['no-trunc'] ? 64 : 13), 'NAME'.padEnd(16), 'POD'].join('   '));
     await call(ctx, 'GetContainerEvents', async (c) => {
       const stream: ClientReadableStream<ContainerEventResponse> = c.runtime.getContainerEvents(GetEventsRequest.fromPartial({}));
+      // crius sends the headers once it relays events (other runtimes with the first event): from then on none is missed.
+      stream.once('metadata', () => println(ctx.stderr, 'watching container events (Ctrl-C to stop)'));
       const cancel = () => stream.cancel();
       ctx.signal.addEventListener('abort', cancel, { once: true });
       let seen = 0;

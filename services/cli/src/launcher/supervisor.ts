@@ -9,6 +9,9 @@
 // child never outlives a launcher that is killed outright, it is started
 // under `setpriv --pdeathsig TERM` (util-linux), which execs the real command
 // in the same process with PR_SET_PDEATHSIG set.
+//
+// Emits 'started' (pid) for every process it spawns and 'exited' (code,
+// signal) for every one that ends, so callers wait on those, not on time.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
@@ -55,9 +58,11 @@ export class Supervised extends EventEmitter {
     });
     closeSync(fd);
     this.child = child;
+    if (child.pid !== undefined) this.emit('started', child.pid);
     child.once('error', (err) => this.emit('log', `${this.spec.name}: cannot start: ${err.message}`));
     child.once('exit', (code, signal) => {
       if (this.child === child) this.child = undefined;
+      this.emit('exited', code, signal);
       if (this.stopping) return;
       if (Date.now() - startedAt > STABLE_AFTER_MS) this.backoff = BACKOFF_START_MS;
       const wait = this.backoff;

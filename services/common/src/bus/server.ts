@@ -98,6 +98,9 @@ export async function serveBus(nc: NatsConnection, opts: ServeOptions): Promise<
       if (err) return;
       const e = new UnimplementedError(`${processName(opts.service)} does not implement ${method} yet`);
       msg.respondError(e.code, e.message);
+      // Logged like any other failed call, so every request a service answered shows in its log.
+      const requestId = msg.headers?.get(REQUEST_ID_HEADER) || undefined;
+      opts.log.warn({ method, ...(requestId ? { requestId } : {}), code: e.code, err: e.message }, 'failed');
     });
   }
   void srv.stopped.then(() => streams.closeAll());

@@ -67,6 +67,6 @@ export function statusFrom(results: HealthResult[], verbose: boolean, handlers: 
     status: { conditions: [runtime, network] },
     info,
     runtimeHandlers,
-    features: { supplementalGroupsPolicy: false, userNamespacesHostNetwork: false },
+    features: { supplementalGroupsPolicy: true, userNamespacesHostNetwork: false },
   };
 }

@@ -41,6 +41,9 @@ export async function startContainer(rt: Runtime, id: string): Promise<void> {
   await rt.locks.run(found.id, async () => {
     const rec = await refreshExit(rt, rt.containers.get(found.id));
     canStart(rec);
+    // Taken before the process can run: a command that ends at once must not
+    // finish (conmon's exit time) before it started.
+    const startedAt = nowNs();
     try {
       await rt.ociRuntime(rec.runtimeHandler).start(rec.id);
     } catch (err) {
@@ -48,7 +51,7 @@ export async function startContainer(rt: Runtime, id: string): Promise<void> {
       publishEvent(rt, ContainerEventType.CONTAINER_STOPPED_EVENT, rec.id, rec.sandboxId);
       throw err;
     }
-    await rt.containers.update(rec.id, () => ({ state: 'running', startedAt: nowNs() }));
+    await rt.containers.update(rec.id, () => ({ state: 'running', startedAt }));
     publishEvent(rt, ContainerEventType.CONTAINER_STARTED_EVENT, rec.id, rec.sandboxId);
   });
 }

@@ -22,6 +22,7 @@ import {
   STREAM_ID_HEADER,
   STREAM_NEXT_HEADER,
   STREAM_STATE_HEADER,
+  headerText,
 } from './headers.js';
 import { SUBJECT_ROOT, isReadMethod, processName, type ServiceName } from './subjects.js';
 
@@ -95,7 +96,7 @@ export async function serveBus(nc: NatsConnection, opts: ServeOptions): Promise<
     group.addEndpoint(method, (err, msg) => {
       if (err) return;
       const e = new UnimplementedError(`${processName(opts.service)} does not implement ${method} yet`);
-      msg.respondError(e.code, e.message);
+      msg.respondError(e.code, headerText(e.message));
     });
   }
   void srv.stopped.then(() => streams.closeAll());
@@ -146,7 +147,7 @@ async function dispatch(msg: ServiceMsg, method: string, endpoint: BusEndpoint, 
     }
   } catch (err) {
     const e = toCriusError(err);
-    msg.respondError(e.code, e.message);
+    msg.respondError(e.code, headerText(e.message));
     finish(err);
   }
 }
@@ -265,7 +266,7 @@ function streamHeaders(state: 'more' | 'last' | 'none'): MsgHdrs {
 function respondWithError(msg: Pick<Msg, 'respond'>, e: CriusError): void {
   const h = natsHeaders();
   h.set(ERROR_CODE_HEADER, String(e.code));
-  h.set(ERROR_MESSAGE_HEADER, e.message);
+  h.set(ERROR_MESSAGE_HEADER, headerText(e.message));
   msg.respond(new Uint8Array(), { headers: h });
 }
 

@@ -4,7 +4,7 @@
 // OS action succeeded.
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { InvalidArgumentError, type HandlerContext } from '@crius/common';
+import type { HandlerContext } from '@crius/common';
 import { LinuxContainerResources, type ExecSyncResponse } from '@crius/common/cri';
 import { RemoveRootfsResponse, RootfsRequest } from '@crius/common/proto/storage';
 import { removeCgroup } from '../os/cgroups.js';
@@ -124,12 +124,13 @@ export async function execSync(rt: Runtime, id: string, cmd: string[], timeoutSe
   }
 }
 
+/** No `linux` (both it and `windows` are optional): nothing to change, as CRI-O and containerd answer. */
 export async function updateResources(rt: Runtime, id: string, linux: LinuxContainerResources | undefined): Promise<void> {
-  if (!linux) throw new InvalidArgumentError(`UpdateContainerResources ${id}: linux resources are required`);
   const found = rt.containers.get(id);
   await rt.locks.run(found.id, async () => {
     const rec = await refreshExit(rt, rt.containers.get(found.id));
     canUpdateResources(rec);
+    if (!linux) return;
     const facts = await rt.hostFacts();
     const warnings: string[] = [];
     const resources = buildResources(linux, facts, warnings);

@@ -148,12 +148,22 @@ export async function processAlive(pid: number): Promise<boolean> {
   return stat !== '' && stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
 }
 
-/** The process's cgroup path in the v1 memory hierarchy (from /proc/<pid>/cgroup). */
-export async function memoryCgroupOf(pid: number): Promise<string> {
+/** The process's cgroup path in a v1 controller's hierarchy (from /proc/<pid>/cgroup). */
+export async function cgroupOf(pid: number, controller = 'memory'): Promise<string> {
   const lines = (await readFile(`/proc/${pid}/cgroup`, 'utf8')).trim().split('\n');
-  const line = lines.find((l) => l.split(':')[1]?.split(',').includes('memory'));
-  if (!line) throw new Error(`process ${pid} has no memory cgroup: ${lines.join('; ')}`);
+  const line = lines.find((l) => l.split(':')[1]?.split(',').includes(controller));
+  if (!line) throw new Error(`process ${pid} has no ${controller} cgroup: ${lines.join('; ')}`);
   return line.split(':').slice(2).join(':');
+}
+
+/** A v1 cgroup file of the container's init process, trimmed (e.g. ('cpu', 'cpu.shares')). */
+export async function cgroupFile(env: RuntimeEnv, containerId: string, controller: string, file: string): Promise<string> {
+  const pid = await containerPid(env, containerId);
+  for (const root of await cgroupHierarchies()) {
+    const text = await readFile(path.join(root, await cgroupOf(pid, controller), file), 'utf8').catch(() => undefined);
+    if (text !== undefined) return text.trim();
+  }
+  throw new Error(`no ${file} for container ${containerId}`);
 }
 
 export const nowNs = () => BigInt(Date.now()) * 1_000_000n;

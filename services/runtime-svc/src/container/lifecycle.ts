@@ -20,6 +20,15 @@ import { ContainerEventType, publishEvent } from '../events.js';
 const nowNs = () => (BigInt(Date.now()) * 1_000_000n).toString();
 const EXEC_OUTPUT_LIMIT = 16 * 1024 * 1024;
 
+/**
+ * Bytes kept per ExecSync stream: CRI's 16 MiB, but never so much that stdout and stderr
+ * together outgrow one bus message and gRPC reply (api.max_msg_size, also the kubelet's
+ * 16 MiB limit): the command must "proceed with no error", not fail as too large.
+ */
+export function execOutputLimit(maxMsgSize: number): number {
+  return Math.min(EXEC_OUTPUT_LIMIT, Math.floor((maxMsgSize - 4096) / 2));
+}
+
 /** If conmon recorded an exit, make the record say so. */
 export async function refreshExit(rt: Runtime, rec: ContainerRecord): Promise<ContainerRecord> {
   if (rec.state === 'exited') return rec;
@@ -117,7 +126,7 @@ export async function execSync(rt: Runtime, id: string, cmd: string[], timeoutSe
   canExec(rec);
   const { dir, processFile } = await writeExecProcess('crius-exec-', { ...(await containerProcess(rec)), args: cmd, terminal: false });
   try {
-    const r = await rt.ociRuntime(rec.runtimeHandler).execSync(rec.id, processFile, timeoutSeconds * 1000, EXEC_OUTPUT_LIMIT);
+    const r = await rt.ociRuntime(rec.runtimeHandler).execSync(rec.id, processFile, timeoutSeconds * 1000, execOutputLimit(rt.deps.config.api.max_msg_size));
     return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };
   } finally {
     await rm(dir, { recursive: true, force: true });

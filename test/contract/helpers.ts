@@ -31,6 +31,10 @@ export const pb = {
   int(field: number, value: number): Buffer {
     return Buffer.concat([varint(field << 3), varint(value)]);
   },
+  /** A packed repeated varint field (e.g. `repeated int32 port`). */
+  packed(field: number, values: number[]): Buffer {
+    return pb.str(field, Buffer.concat(values.map(varint)));
+  },
   /** One `map<string, string>` entry as field `field`. */
   entry(field: number, key: string, value: string): Buffer {
     return pb.msg(field, pb.str(1, key), pb.str(2, value));

@@ -14,6 +14,7 @@ import { startStack, type TestStack } from '../harness/stack.js';
 import { containerConfig, podConfig, waitFor } from '../harness/pod.js';
 import { buildImage, etcEntries, pushImage } from '../fixtures/oci-image.js';
 import { startRegistry, type RunningRegistry } from '../fixtures/registry.js';
+import { SpdyTestClient, type ClientStream } from '../../services/cri-gateway/src/streaming/testing/spdy-client.js';
 import { ok, pb } from './helpers.js';
 
 export interface RuntimeEnv {
@@ -176,3 +177,12 @@ export const ODD_ANNOTATIONS = {
   'io.crius.test/newline': 'line1\nline2',
   'io.crius.test/empty': '',
 };
+
+/** kubectl's SPDY exec/attach session on a streaming URL: the error stream and the ones asked for. */
+export async function spdySession(url: string, want: { stdin?: boolean; stdout?: boolean; stderr?: boolean; resize?: boolean }) {
+  const c = await SpdyTestClient.connect(url, { protocols: ['v4.channel.k8s.io'] });
+  const streams: Record<string, ClientStream> = { error: c.openStream({ streamtype: 'error' }) };
+  for (const t of ['stdin', 'stdout', 'stderr', 'resize'] as const) if (want[t]) streams[t] = c.openStream({ streamtype: t });
+  await Promise.all([...c.streams.values()].map((st) => st.replied));
+  return { c, streams };
+}

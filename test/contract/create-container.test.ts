@@ -4,7 +4,7 @@
 // config comes back in ContainerStatus unaltered (annotations "MUST be identical") and is applied
 // when it runs; (name, attempt) "is unique within a sandbox"; run_as_group without a user and a
 // run_as_username the image lacks "MUST error".
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
@@ -122,6 +122,20 @@ describe('CreateContainer', () => {
     expect(r.out.split('\n')).toEqual(['1000', '1000', '/home/app', 'from-host', 'volume-read-only', 'rootfs-read-only', 'device', 'NoNewPrivs:\t1', 'CapEff:\t0000000000000000', '']);
     const log = path.join(pod.config.logDirectory, 'full/2.log');
     await waitFor('the command line in the log', async () => ((await readFile(log, 'utf8').catch(() => '')).includes('zero one hello overridden') ? true : undefined));
+  });
+
+  it('a host_path that is a symbolic link: the real destination is mounted', async () => {
+    const pod = await runPod(env);
+    const real = path.join(env.s.dir, 'real-dir');
+    await mkdir(real, { recursive: true });
+    await writeFile(path.join(real, 'marker'), 'behind-the-link\n');
+    const link = path.join(env.s.dir, 'link-to-real');
+    await symlink(real, link);
+    const config = { metadata: { name: 'linked' }, image: { image: env.image }, mounts: [{ containerPath: '/linked', hostPath: link }], linux: { securityContext: { namespaceOptions: { network: 0, pid: 1, ipc: 0 } } } };
+    const id = await create({ podSandboxId: pod.id, config, sandboxConfig: pod.config });
+    await ok(env.client, 'StartContainer', minimal.id(id));
+    const r = await exec(env, id, 'cat /linked/marker; test -L /linked && echo link || echo dir');
+    expect(r.out).toBe('behind-the-link\ndir\n');
   });
 
   it('(name, attempt) is unique in a sandbox: the same twice is ALREADY_EXISTS, the next attempt is new', async () => {

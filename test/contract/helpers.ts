@@ -27,15 +27,28 @@ export const pb = {
   bool(field: number, value: boolean): Buffer {
     return Buffer.concat([varint(field << 3), varint(value ? 1 : 0)]);
   },
+  /** A varint field (int32/int64/uint32/enum) with a non-negative value; 0 is written, not omitted. */
+  int(field: number, value: number): Buffer {
+    return Buffer.concat([varint(field << 3), varint(value)]);
+  },
+  /** A packed repeated varint field (e.g. `repeated int32 port`). */
+  packed(field: number, values: number[]): Buffer {
+    return pb.str(field, Buffer.concat(values.map(varint)));
+  },
+  /** One `map<string, string>` entry as field `field`. */
+  entry(field: number, key: string, value: string): Buffer {
+    return pb.msg(field, pb.str(1, key), pb.str(2, value));
+  },
 };
 
 function varint(n: number): Buffer {
   const out: number[] = [];
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n >>>= 7;
+  let v = BigInt(n);
+  while (v > 0x7fn) {
+    out.push(Number(v & 0x7fn) | 0x80);
+    v >>= 7n;
   }
-  out.push(n);
+  out.push(Number(v));
   return Buffer.from(out);
 }
 

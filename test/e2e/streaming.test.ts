@@ -120,7 +120,7 @@ describe('streaming through the gateway', () => {
     ws.send(4, JSON.stringify({ Width: 123, Height: 45 }));
     // The resize and stdin travel separately, so the first stty may still see the old size:
     // ask, wait for that answer, and ask again until it shows the new one.
-    const sizes = () => ws.channel(1).toString().match(/\n\d+ \d+\r\n/g) ?? [];
+    const sizes = (): string[] => ws.channel(1).toString().match(/\n\d+ \d+\r\n/g) ?? [];
     await waitFor('stty to show the new size', async () => {
       if (sizes().includes('\n45 123\r\n')) return true;
       const asked = sizes().length;

@@ -9,6 +9,7 @@ import {
   BusClient,
   Code,
   DeadlineExceededError,
+  InvalidArgumentError,
   NotFoundError,
   UnavailableError,
   serveBus,
@@ -64,6 +65,14 @@ beforeAll(async () => {
         throw new NotFoundError('container "abc" not found');
       }),
       Crash: unary(HealthRequest, HealthResponse, () => Promise.reject(new TypeError('boom'))),
+      // A runc failure: its stderr has several lines.
+      Multiline: unary(HealthRequest, HealthResponse, async () => {
+        throw new InvalidArgumentError('runc update x: time="..." level=error msg="bad cpuset"\r\nERRO[0000] write cpuset.cpus: invalid argument\n');
+      }),
+      MultilineStream: stream(HealthRequest, HealthResponse, async function* () {
+        yield HealthResponse.fromPartial({ pid: 1 });
+        throw new NotFoundError('gone\nfor good');
+      }),
       Slow: unary(HealthRequest, HealthResponse, (_req, ctx) => new Promise((r) => ctx.signal.addEventListener('abort', () => r(HealthResponse.fromPartial({}))))),
       Three: stream(HealthRequest, HealthResponse, async function* () {
         for (let pid = 1; pid <= 3; pid++) yield HealthResponse.fromPartial({ pid });
@@ -106,6 +115,17 @@ describe('request/reply', () => {
     const err = await gateway.call('runtime', 'Crash', HealthRequest, HealthResponse, {}, { deadline: Date.now() + 2000 }).catch((e) => e);
     expect(err.code).toBe(Code.INTERNAL);
     expect(err.message).toContain('boom');
+  });
+
+  it('carries an error whose message has line breaks (a runc stderr), not a hang until the deadline', async () => {
+    const err = await gateway.call('runtime', 'Multiline', HealthRequest, HealthResponse, {}, { deadline: Date.now() + 5000 }).catch((e) => e);
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    expect(err.message).toBe('runc update x: time="..." level=error msg="bad cpuset" | ERRO[0000] write cpuset.cpus: invalid argument');
+    const streamed = await (async () => {
+      for await (const _chunk of gateway.requestStreamRaw('runtime', 'MultilineStream', new Uint8Array(), { deadline: Date.now() + 5000 }));
+    })().catch((e: unknown) => e);
+    expect(streamed).toBeInstanceOf(NotFoundError);
+    expect((streamed as Error).message).toBe('gone | for good');
   });
 
   it('answers UNIMPLEMENTED naming the service for owned but unwired methods', async () => {

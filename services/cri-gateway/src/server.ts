@@ -52,7 +52,7 @@ function localUnary(deps: GatewayDeps): Record<string, UnaryFn> {
     Status: async (bytes, ctx) => {
       const req = StatusRequest.decode(bytes);
       const results = await collectHealth(deps.bus, ctx.deadline);
-      return Buffer.from(StatusResponse.encode(statusFrom(results, req.verbose, handlers)).finish());
+      return Buffer.from(StatusResponse.encode(statusFrom(results, req.verbose, handlers, deps.config.runtime.default_handler)).finish());
     },
     ...streamingHandlers({ bus: deps.bus, streaming: deps.streaming }),
   };

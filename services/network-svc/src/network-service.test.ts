@@ -181,6 +181,8 @@ describe('NetworkService with real CNI plugins', () => {
     await expect(s1.setUpPod(pod('cidr'))).rejects.toThrow(/pod network not ready: .*no pod CIDR is set/);
     await s1.updatePodCidr(net.subnet);
     expect(await s1.status()).toEqual({ ready: true, network: name });
+    await s1.updatePodCidr(''); // omitted, not cleared
+    expect(await s1.status()).toEqual({ ready: true, network: name });
     const s2 = new NetworkService(opts);
     expect(await s2.status()).toEqual({ ready: true, network: name });
     const a = await s2.setUpPod(pod('cidr'));

@@ -193,8 +193,10 @@ export class NetworkService {
   }
 
   /** UpdateRuntimeConfig: persist, then use for later ADDs ('' clears). */
+  /** An empty value changes nothing: CRI says "if the CIDR is empty, runtimes should omit it" (containerd returns). */
   async updatePodCidr(cidr: string): Promise<void> {
     const cidrs = parsePodCidrs(cidr);
+    if (cidrs.length === 0) return;
     await this.ready();
     await writeJsonAtomic(this.podCidrFile, { version: 1, podCidr: cidrs.join(',') });
     this.podCidrs = cidrs;

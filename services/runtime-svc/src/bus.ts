@@ -34,12 +34,15 @@ import {
   StreamContainersResponse,
   StreamPodSandboxesRequest,
   StreamPodSandboxesResponse,
+  UpdatePodSandboxResourcesRequest,
+  UpdatePodSandboxResourcesResponse,
 } from '@crius/common/cri';
 import { AttachSessionRequest, ExecSessionRequest, StreamSessionResponse } from '@crius/common/proto/streams';
 import type { Runtime } from './runtime.js';
 import { startAttachSession, startExecSession } from './container/stream-sessions.js';
 import { runPodSandbox } from './sandbox/run.js';
 import { removePodSandbox, stopPodSandbox } from './sandbox/stop.js';
+import { updatePodSandboxResources } from './sandbox/update-resources.js';
 import { createContainer } from './container/create.js';
 import { startContainer, updateResources } from './container/lifecycle.js';
 import { execSync } from './container/exec-sync.js';
@@ -53,6 +56,10 @@ export function runtimeEndpoints(rt: Runtime): Record<string, BusEndpoint> {
     }),
     RemovePodSandbox: unary(RemovePodSandboxRequest, RemovePodSandboxResponse, async (req, ctx) => {
       await removePodSandbox(rt, req.podSandboxId, ctx);
+      return {};
+    }),
+    UpdatePodSandboxResources: unary(UpdatePodSandboxResourcesRequest, UpdatePodSandboxResourcesResponse, async (req) => {
+      await updatePodSandboxResources(rt, req);
       return {};
     }),
     CreateContainer: unary(CreateContainerRequest, CreateContainerResponse, async (req, ctx) => ({ containerId: await createContainer(rt, req, ctx) })),

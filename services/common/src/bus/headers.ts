@@ -16,3 +16,11 @@ export const STREAM_STATE_HEADER = 'Crius-Stream';
 export const STREAM_NEXT_HEADER = 'Crius-Stream-Next';
 /** With "more", and on every request for the next item: which stream. */
 export const STREAM_ID_HEADER = 'Crius-Stream-Id';
+
+/**
+ * An error message as a header value: NATS refuses CR and LF there (the reply then never goes
+ * out and the caller waits for its deadline), and a runc stderr has several lines.
+ */
+export function headerText(message: string): string {
+  return message.trim().replace(/\s*[\r\n]+\s*/g, ' | ');
+}

@@ -24,6 +24,7 @@ import {
   STREAM_ID_HEADER,
   STREAM_NEXT_HEADER,
   STREAM_STATE_HEADER,
+  headerText,
 } from './headers.js';
 import { NEXT_ITEM_TOKEN, SUBJECT_ROOT, isReadMethod, nextItemSubject, processName, type ServiceName } from './subjects.js';
 
@@ -97,7 +98,7 @@ export async function serveBus(nc: NatsConnection, opts: ServeOptions): Promise<
     group.addEndpoint(method, (err, msg) => {
       if (err) return;
       const e = new UnimplementedError(`${processName(opts.service)} does not implement ${method} yet`);
-      msg.respondError(e.code, e.message);
+      msg.respondError(e.code, headerText(e.message));
       // Logged like any other failed call, so every request a service answered shows in its log.
       const requestId = msg.headers?.get(REQUEST_ID_HEADER) || undefined;
       opts.log.warn({ method, ...(requestId ? { requestId } : {}), code: e.code, err: e.message }, 'failed');
@@ -151,7 +152,7 @@ async function dispatch(msg: ServiceMsg, method: string, endpoint: BusEndpoint, 
     }
   } catch (err) {
     const e = toCriusError(err);
-    msg.respondError(e.code, e.message);
+    msg.respondError(e.code, headerText(e.message));
     finish(err);
   }
 }
@@ -268,7 +269,7 @@ function streamHeaders(state: 'more' | 'last' | 'none'): MsgHdrs {
 function respondWithError(msg: Pick<Msg, 'respond'>, e: CriusError): void {
   const h = natsHeaders();
   h.set(ERROR_CODE_HEADER, String(e.code));
-  h.set(ERROR_MESSAGE_HEADER, e.message);
+  h.set(ERROR_MESSAGE_HEADER, headerText(e.message));
   msg.respond(new Uint8Array(), { headers: h });
 }
 

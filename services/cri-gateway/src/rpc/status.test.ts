@@ -19,6 +19,13 @@ describe('Status aggregation', () => {
     expect(s.runtimeHandlers.map((h) => h.name)).toEqual(['runc']);
   });
 
+  it('lists the default handler a second time under the empty name, with its features', () => {
+    const s = statusFrom(all(healthy('network')), false, ['runc', 'crun'], 'crun');
+    expect(s.runtimeHandlers.map((h) => h.name)).toEqual(['runc', 'crun', '']);
+    expect(s.runtimeHandlers[2]!.features).toEqual(s.runtimeHandlers[1]!.features);
+    expect(statusFrom(all(healthy('network')), false, ['runc'], 'gone').runtimeHandlers.map((h) => h.name)).toEqual(['runc']);
+  });
+
   it('names the service that is down in RuntimeReady', () => {
     const results = all(healthy('network'));
     results[1] = { service: 'storage', error: 'storage-svc is not running (no responder for Health)' };

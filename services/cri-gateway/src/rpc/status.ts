@@ -27,7 +27,8 @@ export async function collectHealth(bus: BusClient, deadline?: number): Promise<
   );
 }
 
-export function statusFrom(results: HealthResult[], verbose: boolean, handlers: readonly string[]): StatusResponse {
+/** `defaultHandler` is listed a second time under the empty name ("denotes the default handler"), as CRI-O and containerd do. */
+export function statusFrom(results: HealthResult[], verbose: boolean, handlers: readonly string[], defaultHandler?: string): StatusResponse {
   const byName = new Map(results.map((r) => [r.service, r]));
   const down = RUNTIME_SERVICES.filter((s) => !byName.get(s)?.health?.ready);
   const runtime: RuntimeCondition = down.length
@@ -60,10 +61,12 @@ export function statusFrom(results: HealthResult[], verbose: boolean, handlers: 
     name,
     features: { recursiveReadOnlyMounts: false, userNamespaces: false },
   }));
+  const byDefault = runtimeHandlers.find((h) => h.name === defaultHandler);
+  if (byDefault) runtimeHandlers.push({ ...byDefault, name: '' });
   return {
     status: { conditions: [runtime, network] },
     info,
     runtimeHandlers,
-    features: { supplementalGroupsPolicy: false, userNamespacesHostNetwork: false },
+    features: { supplementalGroupsPolicy: true, userNamespacesHostNetwork: false },
   };
 }

@@ -34,6 +34,15 @@ import { sameProcess } from './proc.js';
 /** Per stream (api.proto). */
 export const EXEC_OUTPUT_LIMIT = 16 * 1024 * 1024;
 
+/**
+ * Bytes kept per ExecSync stream: CRI's 16 MiB, but never so much that stdout and stderr
+ * together outgrow one bus message and gRPC reply (api.max_msg_size, also the kubelet's
+ * 16 MiB limit): the command must "proceed with no error", not fail as too large.
+ */
+export function execOutputLimit(maxMsgSize: number): number {
+  return Math.min(EXEC_OUTPUT_LIMIT, Math.floor((maxMsgSize - 4096) / 2));
+}
+
 export async function execSync(rt: Runtime, id: string, cmd: string[], timeoutSeconds: number, ctx: Pick<HandlerContext, 'signal'>): Promise<ExecSyncResponse> {
   const rec = await refreshExit(rt, rt.containers.get(id));
   canExec(rec);
@@ -45,7 +54,7 @@ export async function execSync(rt: Runtime, id: string, cmd: string[], timeoutSe
     const { cmd: bin, args } = rt.ociRuntime(rec.runtimeHandler).execCommand(rec.id, processFile, { pidFile, cgroup: cg?.leaf });
     // Without a cgroup (none found for the container) only the exec'd process itself can be killed.
     const killTree = cg ? () => cg.kill() : async () => killPid(Number((await readFile(pidFile, 'utf8').catch(() => '')).trim()));
-    const r = await runCaptured(bin, args, { timeoutMs: timeoutSeconds * 1000, signal: ctx.signal, limit: EXEC_OUTPUT_LIMIT, killTree });
+    const r = await runCaptured(bin, args, { timeoutMs: timeoutSeconds * 1000, signal: ctx.signal, limit: execOutputLimit(rt.deps.config.api.max_msg_size), killTree });
     if (r.ended !== 'exited') {
       const why = r.ended === 'timeout' ? `timed out after ${timeoutSeconds} s` : "ran past the caller's deadline";
       throw new DeadlineExceededError(`${what}: ${why}; it was killed with every process it started`);

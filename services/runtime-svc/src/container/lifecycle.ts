@@ -4,7 +4,7 @@
 // updates the record only after the OS action succeeded.
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { InvalidArgumentError, type HandlerContext } from '@crius/common';
+import type { HandlerContext } from '@crius/common';
 import { LinuxContainerResources } from '@crius/common/cri';
 import { RemoveRootfsResponse, RootfsRequest } from '@crius/common/proto/storage';
 import { removeCgroup } from '../os/cgroups.js';
@@ -39,6 +39,9 @@ export async function startContainer(rt: Runtime, id: string): Promise<void> {
   await rt.locks.run(found.id, async () => {
     const rec = await refreshExit(rt, rt.containers.get(found.id));
     canStart(rec);
+    // Taken before the process can run: a command that ends at once must not
+    // finish (conmon's exit time) before it started.
+    const startedAt = nowNs();
     try {
       await rt.ociRuntime(rec.runtimeHandler).start(rec.id);
     } catch (err) {
@@ -46,7 +49,7 @@ export async function startContainer(rt: Runtime, id: string): Promise<void> {
       publishEvent(rt, ContainerEventType.CONTAINER_STOPPED_EVENT, rec.id, rec.sandboxId);
       throw err;
     }
-    await rt.containers.update(rec.id, () => ({ state: 'running', startedAt: nowNs() }));
+    await rt.containers.update(rec.id, () => ({ state: 'running', startedAt }));
     publishEvent(rt, ContainerEventType.CONTAINER_STARTED_EVENT, rec.id, rec.sandboxId);
   });
 }
@@ -107,12 +110,13 @@ export async function removeContainer(rt: Runtime, id: string, ctx: HandlerConte
   });
 }
 
+/** No `linux` (both it and `windows` are optional): nothing to change, as CRI-O and containerd answer. */
 export async function updateResources(rt: Runtime, id: string, linux: LinuxContainerResources | undefined): Promise<void> {
-  if (!linux) throw new InvalidArgumentError(`UpdateContainerResources ${id}: linux resources are required`);
   const found = rt.containers.get(id);
   await rt.locks.run(found.id, async () => {
     const rec = await refreshExit(rt, rt.containers.get(found.id));
     canUpdateResources(rec);
+    if (!linux) return;
     const facts = await rt.hostFacts();
     const warnings: string[] = [];
     const resources = buildResources(linux, facts, warnings);

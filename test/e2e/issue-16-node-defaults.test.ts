@@ -153,16 +153,20 @@ describe('issue 16: node defaults through CRI', () => {
 
   it('shows a privileged container a host device made after the stack started', async () => {
     const node = `/dev/crius-e2e-${process.pid}`;
+    const privileged = { linux: { securityContext: { privileged: true, namespaceOptions: { pid: 1 } } } };
+    const p = await pod();
+    // A privileged container made before the device exists: runtime-svc has read /dev by now.
+    const before = await run(p, 'before', ['sleep', '3600'], privileged);
+    expect((await exec(before, `ls ${node} 2>&1`)).out).toMatch(/No such file/);
     execFileSync('mknod', [node, 'c', '1', '3']);
     try {
-      const p = await pod();
-      const id = await run(p, 'priv', ['sleep', '3600'], { linux: { securityContext: { privileged: true, namespaceOptions: { pid: 1 } } } });
+      const id = await run(p, 'priv', ['sleep', '3600'], privileged);
       const r = await exec(id, `ls -l ${node} && echo ok > ${node} && echo wrote`);
       expect(r.out).toMatch(/^c.* 1,\s+3 /);
       expect(r.out).toContain('wrote');
-      await cri(client, 'RemovePodSandbox', { podSandboxId: p.id });
     } finally {
       rmSync(node, { force: true });
+      await cri(client, 'RemovePodSandbox', { podSandboxId: p.id });
     }
   });
 

@@ -12,7 +12,7 @@ apt_packages=(
   containernetworking-plugins iproute2 iptables util-linux mount
   protobuf-compiler gcc make libc6-dev libseccomp-dev
   docker-registry skopeo umoci attr zstd apache2-utils openssl
-  systemd selinux-policy-dev systemd-container debootstrap
+  systemd selinux-policy-dev systemd-container debootstrap apparmor
   python3-kubernetes python3-websocket
 )
 

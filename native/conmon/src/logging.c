@@ -103,6 +103,17 @@ static void emit_records(struct log_writer *lw, enum stream s, const char *buf, 
 		const char *nl = memchr(buf + pos, '\n', n - pos);
 		bool partial = nl == NULL;
 		size_t linelen = partial ? n - pos : (size_t)(nl - (buf + pos)) + 1;
+		/* A record that would not fit even in an empty file is cut into P
+		 * records that do (never inside a UTF-8 sequence), so the file never
+		 * passes --log-size-max: timestamp, tag, text, and the record's '\n'. */
+		size_t overhead = tslen + 2 + 1;
+		size_t text = partial ? linelen : linelen - 1;
+		if (lw->size_max > 0 && (int64_t)(overhead + text) > lw->size_max && (int64_t)overhead < lw->size_max) {
+			size_t room = (size_t)lw->size_max - overhead;
+			size_t tail = utf8_incomplete_tail((const unsigned char *)buf + pos, room);
+			linelen = tail < room ? room - tail : room;
+			partial = true;
+		}
 		int64_t reclen = (int64_t)(tslen + 2 + linelen + (partial ? 1 : 0));
 		if (lw->global_size_max > 0 && lw->total_written >= lw->global_size_max)
 			break;

@@ -138,4 +138,17 @@ describe('log rotation', () => {
     expect(lines.slice(1, -2).every((l) => l === line)).toBe(true);
     expect(lines.length).toBeGreaterThan(20);
   });
+
+  it('cuts a read larger than --log-size-max into P records that fit, never inside a character (issue 16)', async () => {
+    // 8192 is the smallest limit crius allows; one 8 KiB read plus the
+    // timestamp and tag would not fit in one record.
+    const c = await runToExit(['sh', '-c', 's=$(printf "\\303\\251"); for i in 1 2 3 4 5 6 7 8 9 10 11 12 13; do s="$s$s"; done; printf "%s\\n" "$s"; echo done'], ['--log-size-max', '8192']);
+    const raw = await readFile(c.log);
+    expect(raw.length).toBeLessThanOrEqual(8192);
+    const records = await readLog(c.log);
+    for (const r of records) expect(r.text.toString('utf8')).not.toContain('\uFFFD');
+    const out = streamBytes(records, 'stdout').toString('utf8');
+    expect(out.endsWith('é\ndone\n')).toBe(true);
+    expect(/^é+\ndone\n$/.test(out)).toBe(true);
+  });
 });

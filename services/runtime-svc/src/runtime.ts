@@ -7,7 +7,9 @@ import type { HandlerContext } from '@crius/common';
 import type { SandboxOs } from './os/sandbox-os.js';
 import { OciRuntime } from './os/oci-runtime.js';
 import { which } from './os/which.js';
-import { readHostFacts } from './container/host-facts.js';
+import { hostDevices, readHostFacts } from './container/host-facts.js';
+import { NodeAppArmor } from './os/apparmor.js';
+import { ChconLabeler, type Labeler } from './os/selinux.js';
 import { refreshExit, removeContainer, stopContainer } from './container/lifecycle.js';
 import type { HostFacts } from './spec/index.js';
 import type {
@@ -30,6 +32,9 @@ export interface RuntimeDeps {
   os: SandboxOs;
   /** runtime-svc's durable and volatile directories. */
   dirs: { state: string; run: string };
+  /** The kernel's AppArmor and SELinux (defaults: read from this node). */
+  apparmor?: NodeAppArmor;
+  labeler?: Labeler;
 }
 
 export class Runtime {
@@ -38,9 +43,13 @@ export class Runtime {
   /** Serializes work per sandbox id, container id and reserved name. */
   readonly locks = new KeyedLock();
   readonly log: Logger;
+  readonly apparmor: NodeAppArmor;
+  readonly labeler: Labeler;
 
   constructor(readonly deps: RuntimeDeps) {
     this.log = deps.log;
+    this.apparmor = deps.apparmor ?? new NodeAppArmor();
+    this.labeler = deps.labeler ?? new ChconLabeler();
     this.sandboxes = new RecordStore(path.join(deps.dirs.state, 'sandboxes'), 'pod sandbox');
     this.containers = new RecordStore(path.join(deps.dirs.state, 'containers'), 'container');
   }
@@ -89,6 +98,16 @@ export class Runtime {
   private facts?: Promise<HostFacts>;
   hostFacts(): Promise<HostFacts> {
     return (this.facts ??= readHostFacts(this.deps.config));
+  }
+
+  /**
+   * The facts for one create: the start-time ones, /dev as it is now for a
+   * privileged container (a device added since start is seen), and the
+   * AppArmor profiles loaded now (crius-default reloaded if it went away).
+   */
+  async createFacts(privileged: boolean): Promise<HostFacts> {
+    await this.apparmor.ensureDefault();
+    return { ...(await this.hostFacts()), hostDevices: privileged ? await hostDevices() : undefined, apparmor: this.apparmor.host() };
   }
 
   /**

@@ -101,7 +101,7 @@ function checkValue(value: unknown, field: Field, key: string, source: string): 
       if (typeof n !== 'number' || !Number.isFinite(n)) throw bad(`must be a number, got ${describe(value)}`);
       if (field.min !== undefined && n < field.min) throw bad(`must be at least ${field.min}, got ${n}`);
       if (field.max !== undefined && n > field.max) throw bad(`must be at most ${field.max}, got ${n}`);
-      return n;
+      return checked(n, field, bad);
     }
     case 'boolean':
       if (typeof value !== 'boolean') throw bad(`must be true or false, got ${describe(value)}`);

@@ -1,6 +1,13 @@
 // The crius.toml schema: every key with its type, default and one line of
 // documentation. Defaults live only here; validate.ts checks a parsed file
 // against it and docs are generated from it, so they cannot drift.
+import {
+  CRIO_DEFAULT_CAPABILITIES,
+  capabilityListProblem,
+  sizeProblem,
+  sysctlListProblem,
+  ulimitListProblem,
+} from './node-defaults.js';
 
 export type FieldType = 'string' | 'number' | 'boolean' | 'string[]';
 
@@ -32,6 +39,9 @@ const list = (d: string[], doc: string, extra: Extra = {}): Field & { type: 'str
 /** An absolute path, or empty where the key allows "none". */
 const absoluteOrEmpty = (v: string) => (v === '' || v.startsWith('/') ? undefined : 'must be an absolute path (or empty)');
 const absolute = (v: string) => (v.startsWith('/') ? undefined : 'must be an absolute path');
+const absoluteList = (v: string[]) => v.map((p) => (p.startsWith('/') ? undefined : `${JSON.stringify(p)} is not an absolute path`)).find(Boolean);
+/** CRI-O's rule: no limit (negative), or at least conmon's 8 KiB read buffer. */
+const logSizeMax = (v: number) => (v < 0 || v >= 8192 ? undefined : 'must be negative (no limit) or at least 8192 (the monitor reads 8 KiB at a time)');
 
 /**
  * pinned_images patterns as CRI-O documents them: exact (no `*`), a glob with one `*`
@@ -87,6 +97,12 @@ export const SCHEMA = {
       cgroup_manager: str('cgroupfs', 'How pod and container cgroups are made.', { enum: ['cgroupfs', 'systemd'] }),
       conmon: str('', 'Monitor program; empty means the built native/conmon/build/crius-conmon.'),
       pids_limit: num(0, 'Default pids limit per container; 0 means none.', { min: 0 }),
+      default_capabilities: list([...CRIO_DEFAULT_CAPABILITIES], 'Capabilities an unprivileged container gets before the request adds or drops any, CRI-O\'s list and names (`CAP_` optional, any case); an empty list gives none beyond what the request adds.', { check: capabilityListProblem }),
+      default_sysctls: list([], 'Sysctls every container gets, as CRI-O\'s `"name=value"` (e.g. `"net.ipv4.ping_group_range=0 2147483647"`); only namespaced ones (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*). The pod\'s own sysctls win over a default of the same name; a net.* default is skipped for a host-network pod and an IPC one for a host-IPC pod, with a warning.', { check: sysctlListProblem }),
+      default_ulimits: list([], 'Rlimits every container gets, as CRI-O\'s `"name=soft:hard"` (e.g. `"nofile=1024:2048"`; `"name=n"` sets both; -1 is unlimited); names are setrlimit(2)\'s without `RLIMIT_`, lower case. Empty: containers inherit runtime-svc\'s limits. A hard limit above runtime-svc\'s own needs CAP_SYS_RESOURCE.', { check: ulimitListProblem }),
+      log_size_max: num(-1, 'Largest size in bytes of a container log file, as CRI-O\'s key: when the next record would pass it the monitor starts the file over (a new file renamed into place), so it never grows past the limit. Negative: no limit; else at least 8192.', { check: logSizeMax }),
+      shm_size: str('65536k', 'Size of each pod\'s private /dev/shm tmpfs (containers.conf\'s key; CRI-O\'s 64 MiB default): bytes, or with a k, m or g suffix (binary units).', { check: sizeProblem }),
+      cdi_spec_dirs: list(['/etc/cdi', '/var/run/cdi'], 'Directories of Container Device Interface specs (`*.json`, `*.yaml`) for CreateContainer\'s CDI_devices and `cdi.k8s.io/` annotations, as CRI-O and containerd name the key; read on every create that asks for a device; a later directory wins over an earlier one for the same device.', { check: absoluteList }),
     },
     tables: {
       handlers: {

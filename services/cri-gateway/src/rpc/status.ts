@@ -53,7 +53,15 @@ export function statusFrom(results: HealthResult[], verbose: boolean, handlers: 
   if (verbose) {
     for (const r of results) {
       info[processName(r.service)] = JSON.stringify(
-        r.health ? { ready: r.health.ready, version: r.health.version, pid: r.health.pid } : { ready: false, error: r.error },
+        r.health
+          ? {
+              ready: r.health.ready,
+              version: r.health.version,
+              pid: r.health.pid,
+              // What a service reports of the node (runtime-svc: AppArmor, SELinux).
+              ...(r.health.conditions.length ? { conditions: r.health.conditions } : {}),
+            }
+          : { ready: false, error: r.error },
       );
     }
   }

@@ -14,7 +14,9 @@ import { startConmon } from '../os/conmon.js';
 import { placeInCgroup, removeCgroup } from '../os/cgroups.js';
 import type { Runtime } from '../runtime.js';
 import { containerName } from '../sandbox/names.js';
-import { generateContainerSpec } from '../spec/index.js';
+import { generateContainerSpec, ociJson } from '../spec/index.js';
+import { relabelMounts } from '../os/selinux.js';
+import { cdiEditsFor } from './cdi.js';
 import { RECORD_VERSION, type ContainerRecord, type SandboxRecord } from '../store/records.js';
 import { sandboxConfig } from '../views.js';
 import { readRootfsFile } from './image-files.js';
@@ -80,7 +82,8 @@ async function build(rt: Runtime, p: Plan, cleanup: CleanupStack, ctx: HandlerCo
   await prepareMountSources(p.cfg.mounts, what);
   const own = p.cfg.linux?.securityContext?.namespaceOptions;
   const targetPid = own?.pid === NamespaceMode.TARGET ? await targetPidPath(rt, p.sb.id, own.targetId, what) : undefined;
-  const { spec, warnings, stopSignal } = generateContainerSpec({
+  const cdi = await cdiEditsFor(p.cfg, rt.deps.config.runtime.cdi_spec_dirs);
+  const { spec, warnings, stopSignal, relabelPaths } = generateContainerSpec({
     containerId: p.id,
     config: p.cfg,
     imageName: p.cfg.image!.image,
@@ -110,10 +113,12 @@ async function build(rt: Runtime, p: Plan, cleanup: CleanupStack, ctx: HandlerCo
       sysctls: podCfg.linux?.sysctls ?? {},
       selinuxOptions: podCfg.linux?.securityContext?.selinuxOptions,
     },
-    host: await rt.hostFacts(),
+    host: await rt.createFacts(p.cfg.linux?.securityContext?.privileged ?? false),
+    cdi,
   });
   for (const w of warnings) ctx.log.warn({ container: p.id }, w);
-  await writeFileAtomic(path.join(bundle, 'config.json'), JSON.stringify(spec), 0o600);
+  await relabelMounts(rt.labeler, { hostPaths: relabelPaths, mountLabel: spec.linux.mountLabel, processLabel: spec.process.selinuxLabel }, ctx.log);
+  await writeFileAtomic(path.join(bundle, 'config.json'), ociJson(spec), 0o600);
 
   const logPath = podCfg.logDirectory && p.cfg.logPath ? path.join(podCfg.logDirectory, p.cfg.logPath) : path.join(bundle, 'console.log');
   await mkdir(path.dirname(logPath), { recursive: true });
@@ -134,6 +139,7 @@ async function build(rt: Runtime, p: Plan, cleanup: CleanupStack, ctx: HandlerCo
     terminal: p.cfg.tty,
     stdin: p.cfg.stdin,
     stdinOnce: p.cfg.stdinOnce,
+    logSizeMax: rt.deps.config.runtime.log_size_max,
     place: async (pid) => void (await placeInCgroup(pid, p.sb.cgroupParent, `crius-conmon-${p.id}`)),
   });
   const now = (BigInt(Date.now()) * 1_000_000n).toString();

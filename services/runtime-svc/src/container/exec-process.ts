@@ -5,12 +5,12 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { OciSpec } from '../spec/index.js';
+import { ociJson, parseOciJson, type OciSpec } from '../spec/index.js';
 import type { ContainerRecord } from '../store/records.js';
 
 /** The container's process from its bundle. */
 export async function containerProcess(rec: Pick<ContainerRecord, 'bundle'>): Promise<OciSpec['process']> {
-  const spec = JSON.parse(await readFile(path.join(rec.bundle, 'config.json'), 'utf8')) as OciSpec;
+  const spec = parseOciJson<OciSpec>(await readFile(path.join(rec.bundle, 'config.json'), 'utf8'));
   return spec.process;
 }
 
@@ -23,6 +23,6 @@ export interface ExecDir {
 export async function writeExecProcess(prefix: string, process: object): Promise<ExecDir> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
   const processFile = path.join(dir, 'process.json');
-  await writeFile(processFile, JSON.stringify(process), { mode: 0o600 });
+  await writeFile(processFile, ociJson(process), { mode: 0o600 });
   return { dir, processFile };
 }

@@ -1,13 +1,16 @@
 // Facts about this node that spec generation needs, read once at start:
 // cgroup version, the highest capability, the lowest oom_score_adj we may set
 // (no CAP_SYS_RESOURCE: a lower one makes runc fail, so specs are clamped),
-// SELinux, device nodes.
+// SELinux, and the [runtime] node defaults. Host device nodes are not among
+// them: a privileged container gets /dev as it is when it is created
+// (hostDevices, read per create).
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { CriusConfig } from '@crius/common';
+import { capabilityName, cgroupVersion, parseSize, parseSysctl, parseUlimit, type CriusConfig } from '@crius/common';
 import type { HostFacts, OciLinuxDevice } from '../spec/index.js';
-import { cgroupVersion } from '@crius/common';
+import { selinuxEnabled } from '../os/selinux.js';
+import { statCdiDevice } from './cdi.js';
 
 function readNumber(file: string, fallback: number): number {
   try {
@@ -18,10 +21,10 @@ function readNumber(file: string, fallback: number): number {
   }
 }
 
-function major(rdev: number): number {
+export function major(rdev: number): number {
   return ((rdev >> 8) & 0xfff) | ((rdev >> 32) & ~0xfff);
 }
-function minor(rdev: number): number {
+export function minor(rdev: number): number {
   return (rdev & 0xff) | ((rdev >> 12) & ~0xff);
 }
 
@@ -61,6 +64,17 @@ function boundingSet(): bigint | undefined {
   }
 }
 
+/** [runtime] default_capabilities, default_ulimits, default_sysctls and shm_size as spec generation takes them. */
+export function nodeDefaults(cfg: CriusConfig): Pick<HostFacts, 'defaultCapabilities' | 'rlimits' | 'defaultSysctls' | 'shmSizeBytes'> {
+  const r = cfg.runtime;
+  return {
+    defaultCapabilities: r.default_capabilities.map((c) => `CAP_${capabilityName(c)}`),
+    rlimits: r.default_ulimits.map(parseUlimit),
+    defaultSysctls: Object.fromEntries(r.default_sysctls.map(parseSysctl)),
+    shmSizeBytes: parseSize(r.shm_size),
+  };
+}
+
 export async function readHostFacts(cfg: CriusConfig): Promise<HostFacts> {
   return {
     hostBounding: boundingSet(),
@@ -68,11 +82,12 @@ export async function readHostFacts(cfg: CriusConfig): Promise<HostFacts> {
     cgroupManager: cfg.runtime.cgroup_manager as 'cgroupfs' | 'systemd',
     capLastCap: readNumber('/proc/sys/kernel/cap_last_cap', 40),
     minOomScoreAdj: readNumber('/proc/self/oom_score_adj', -1000),
-    selinuxEnabled: existsSync('/sys/fs/selinux/enforce'),
+    selinuxEnabled: selinuxEnabled(),
     defaultPidsLimit: cfg.runtime.pids_limit,
     swapSupported: cgroupVersion() === 2 || existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes'),
     statDevice,
-    hostDevices: await hostDevices(),
+    statCdiDevice,
     readSeccompProfile: (p: string) => readFileSync(p, 'utf8'),
+    ...nodeDefaults(cfg),
   };
 }

@@ -23,6 +23,7 @@ export interface ConmonLaunch {
   terminal: boolean;
   stdin: boolean;
   stdinOnce: boolean;
+  /** [runtime] log_size_max: bytes; not positive = no limit. */
   logSizeMax?: number;
   /** Called with conmon's PID before it may run the runtime (cgroup placement). */
   place?: (conmonPid: number) => Promise<void>;
@@ -55,7 +56,7 @@ export function conmonArgs(l: ConmonLaunch): string[] {
   if (l.terminal) args.push('-t');
   if (l.stdin) args.push('-i');
   if (l.stdin && !l.stdinOnce) args.push('--leave-stdin-open');
-  if (l.logSizeMax) args.push('--log-size-max', String(l.logSizeMax));
+  if (l.logSizeMax !== undefined && l.logSizeMax > 0) args.push('--log-size-max', String(l.logSizeMax));
   return args;
 }
 

@@ -1,12 +1,12 @@
 // RunPodSandbox: network (network-svc), pinned IPC/UTS namespaces, the pod's
-// hostname/hosts/resolv.conf and /dev/shm, then the durable record. Each step
+// hostname/hosts/resolv.conf and /dev/shm ([runtime] shm_size), then the durable record. Each step
 // pushes its undo, so a failure anywhere leaves nothing behind. A retried
 // request whose twin finished after the caller gave up gets that sandbox.
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { AlreadyExistsError, InvalidArgumentError, writeFileAtomic, type HandlerContext } from '@crius/common';
+import { AlreadyExistsError, InvalidArgumentError, parseSize, writeFileAtomic, type HandlerContext } from '@crius/common';
 import { PodSandboxConfig, type RunPodSandboxRequest } from '@crius/common/cri';
 import { PodNetworkRequest, SetUpPodRequest, SetUpPodResponse, TearDownPodResponse } from '@crius/common/proto/network';
 import { CleanupStack } from '../cleanup.js';
@@ -19,7 +19,6 @@ import { ContainerEventType, publishEvent } from '../events.js';
 
 /** CRI NamespaceMode values. */
 export const NS = { POD: 0, CONTAINER: 1, NODE: 2, TARGET: 3 } as const;
-export const DEFAULT_SHM_BYTES = 64 * 1024 * 1024;
 
 export function resolveHandler(rt: Runtime, requested: string, what: string): string {
   const handler = requested || rt.deps.config.runtime.default_handler;
@@ -134,7 +133,7 @@ async function createSandbox(rt: Runtime, p: SandboxPlan, cleanup: CleanupStack,
   const shmPath = p.hostIpc ? '/dev/shm' : path.join(dir, 'shm');
   if (!p.hostIpc) {
     cleanup.push('unmount shm', () => sos.unmount(shmPath));
-    await sos.mountShm(shmPath, DEFAULT_SHM_BYTES);
+    await sos.mountShm(shmPath, parseSize(rt.deps.config.runtime.shm_size));
   }
 
   const record: SandboxRecord = {

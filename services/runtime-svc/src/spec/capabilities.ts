@@ -1,23 +1,14 @@
 // Container capability sets from CRI add/drop/ambient lists and `privileged`.
-// Owned by runtime-svc/spec. The default set is the one CRI-O grants.
-import { InvalidArgumentError } from '@crius/common';
+// Owned by runtime-svc/spec. The default set is [runtime] default_capabilities
+// (CRI-O's list unless the node names another).
+import { CAPABILITY_NAMES, CRIO_DEFAULT_CAPABILITIES, InvalidArgumentError } from '@crius/common';
 import type { OciCapabilities } from './oci-types.js';
 
 /** Linux capability names by number (linux/capability.h), without "CAP_". */
-export const CAPABILITY_NAMES: readonly string[] = [
-  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID',
-  'SETPCAP', 'LINUX_IMMUTABLE', 'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW',
-  'IPC_LOCK', 'IPC_OWNER', 'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT', 'SYS_PTRACE', 'SYS_PACCT',
-  'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE', 'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD',
-  'LEASE', 'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP', 'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG',
-  'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ', 'PERFMON', 'BPF', 'CHECKPOINT_RESTORE',
-];
+export { CAPABILITY_NAMES };
 
-/** What an unprivileged container gets when the request adds/drops nothing. */
-export const DEFAULT_CAPABILITIES: readonly string[] = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_SETGID', 'CAP_SETUID',
-  'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_KILL',
-];
+/** What an unprivileged container gets when the request adds/drops nothing and the config names no other set. */
+export const DEFAULT_CAPABILITIES: readonly string[] = CRIO_DEFAULT_CAPABILITIES.map((c) => `CAP_${c}`);
 
 export const DEFAULT_CAP_LAST_CAP = 40;
 
@@ -26,6 +17,8 @@ export interface CapabilityRequest {
   drop?: string[];
   ambient?: string[];
   privileged?: boolean;
+  /** The node's default set ([runtime] default_capabilities); absent = CRI-O's. */
+  defaults?: readonly string[];
   /** /proc/sys/kernel/cap_last_cap of the host (default 40). */
   capLastCap?: number;
   /**
@@ -62,7 +55,7 @@ export function effectiveCapabilityList(req: CapabilityRequest, warnings: string
   if (req.privileged) return allCapabilities(last).filter((_name, n) => held(n));
   const add = (req.add ?? []).map((n) => ({ n, num: capabilityNumber(n) }));
   const drop = (req.drop ?? []).map((n) => ({ n, num: capabilityNumber(n) }));
-  const set = new Set<number>(DEFAULT_CAPABILITIES.map(capabilityNumber));
+  const set = new Set<number>((req.defaults ?? DEFAULT_CAPABILITIES).map(capabilityNumber));
   if (add.some((a) => a.num < 0)) for (let i = 0; i <= last; i++) set.add(i);
   if (drop.some((d) => d.num < 0)) set.clear();
   for (const a of add) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '@crius/common';
+import { FailedPreconditionError, InvalidArgumentError } from '@crius/common';
 import {
   ContainerConfig,
   type DeepPartial,
@@ -115,16 +115,14 @@ describe('generateContainerSpec', () => {
     expect(spec.hostname).toBe('web-0');
   });
 
-  it('passes SELinux labels when enabled and notes an ignored AppArmor profile', () => {
-    const { spec, warnings } = generateContainerSpec(
-      input(
-        { linux: { securityContext: { selinuxOptions: { level: 's0:c5,c6' }, apparmor: { profileType: T.Localhost, localhostRef: 'p' } } } },
-        { host: { cgroupVersion: 1, cgroupManager: 'cgroupfs', selinuxEnabled: true } },
-      ),
+  it('passes SELinux labels when enabled; a Localhost AppArmor profile without AppArmor is refused, not ignored', () => {
+    const { spec } = generateContainerSpec(
+      input({ linux: { securityContext: { selinuxOptions: { level: 's0:c5,c6' } } } }, { host: { cgroupVersion: 1, cgroupManager: 'cgroupfs', selinuxEnabled: true } }),
     );
     expect(spec.process.selinuxLabel).toBe('system_u:system_r:container_t:s0:c5,c6');
     expect(spec.linux.mountLabel).toBe('system_u:object_r:container_file_t:s0:c5,c6');
-    expect(warnings.some((w) => w.includes('AppArmor'))).toBe(true);
+    const localhost = input({ linux: { securityContext: { apparmor: { profileType: T.Localhost, localhostRef: 'p' } } } });
+    expect(() => generateContainerSpec(localhost)).toThrow(FailedPreconditionError);
   });
 
   it('puts the labels, annotations and io.kubernetes.cri.* keys in the spec annotations, ours winning', () => {

@@ -2,12 +2,15 @@
 // sandbox and host facts. Owned by runtime-svc/spec; pure: every OS fact or
 // file read comes in through ContainerSpecInput / HostFacts.
 import type { ContainerConfig, SELinuxOption } from '@crius/common/cri';
-import { OCI_VERSION, type OciLinux, type OciLinuxDevice, type OciSpec } from './oci-types.js';
+import { OCI_VERSION, type OciLinux, type OciLinuxDevice, type OciRlimit, type OciSpec } from './oci-types.js';
 import type { ImageInput } from './image-config.js';
 import { buildProcess } from './process.js';
 import { buildMounts, protectedPaths, type PodFiles } from './mounts.js';
 import { buildResources, cgroupsPath, type CgroupManager } from './resources.js';
-import { apparmorNote, containerNamespaces, selinuxLabels, validateSysctls, type SandboxNamespaces } from './security.js';
+import { containerNamespaces, podSysctls, selinuxLabels, type SandboxNamespaces } from './security.js';
+import { resolveAppArmor, type AppArmorHost } from './apparmor.js';
+import { applyCdiEdits, type StatCdiDevice } from './cdi-edits.js';
+import type { CdiEdits } from './cdi.js';
 import { resolveSeccomp, type ProfileReader } from './seccomp.js';
 import { buildDevices, type StatDevice } from './devices.js';
 import { effectiveStopSignal } from './signals.js';
@@ -50,6 +53,18 @@ export interface HostFacts {
   /** Every host device node, for privileged containers. */
   hostDevices?: OciLinuxDevice[];
   readSeccompProfile?: ProfileReader;
+  /** [runtime] default_capabilities as CAP_ names (absent: CRI-O's set). */
+  defaultCapabilities?: readonly string[];
+  /** [runtime] default_ulimits as OCI rlimits (absent or empty: inherited). */
+  rlimits?: readonly OciRlimit[];
+  /** [runtime] default_sysctls by name; the pod's own win. */
+  defaultSysctls?: Record<string, string>;
+  /** [runtime] shm_size in bytes, for a container whose sandbox has no /dev/shm of its own. */
+  shmSizeBytes?: number;
+  /** The node's AppArmor (absent: not enabled). */
+  apparmor?: AppArmorHost;
+  /** lstat of a host device node named by a CDI spec. */
+  statCdiDevice?: StatCdiDevice;
 }
 
 export interface ContainerSpecInput {
@@ -64,13 +79,15 @@ export interface ContainerSpecInput {
   /** /proc/<pid>/ns/pid of the target container for NamespaceMode TARGET. */
   targetPidPath?: string;
   host: HostFacts;
+  /** Resolved CDI edits of the requested CDI devices, applied last (container/cdi.ts). */
+  cdi?: CdiEdits[];
 }
 
 export interface GeneratedSpec {
   spec: OciSpec;
   /** Things adjusted or ignored, for the caller to log. */
   warnings: string[];
-  /** Host paths to relabel with linux.mountLabel (selinux_relabel mounts). */
+  /** Host paths of selinux_relabel mounts, to relabel with linux.mountLabel when SELinux is on. */
   relabelPaths: string[];
   /** The signal a graceful stop sends (stop_signal, else the image's STOPSIGNAL, else SIGTERM). */
   stopSignal: Signal;
@@ -122,6 +139,8 @@ export function generateContainerSpec(input: ContainerSpecInput): GeneratedSpec 
       capLastCap: host.capLastCap,
       hostBounding: host.hostBounding,
       minOomScoreAdj: host.minOomScoreAdj,
+      defaultCapabilities: host.defaultCapabilities,
+      rlimits: host.rlimits,
     },
     warnings,
   );
@@ -130,7 +149,7 @@ export function generateContainerSpec(input: ContainerSpecInput): GeneratedSpec 
     mounts: config.mounts,
     privileged,
     readonlyRootfs,
-    selinuxEnabled: host.selinuxEnabled ?? false,
+    shmSizeBytes: host.shmSizeBytes,
   });
   const namespaces = containerNamespaces({
     sandbox,
@@ -154,7 +173,7 @@ export function generateContainerSpec(input: ContainerSpecInput): GeneratedSpec 
     ...protectedPaths(sc, privileged),
   };
   if (devices.devices.length > 0) linux.devices = devices.devices;
-  const sysctl = validateSysctls(sandbox.sysctls, sandbox);
+  const sysctl = podSysctls(host.defaultSysctls ?? {}, sandbox.sysctls, sandbox, warnings);
   if (Object.keys(sysctl).length > 0) linux.sysctl = sysctl;
   if (m.rootfsPropagation) linux.rootfsPropagation = m.rootfsPropagation;
 
@@ -171,8 +190,8 @@ export function generateContainerSpec(input: ContainerSpecInput): GeneratedSpec 
   const labels = selinuxLabels(host.selinuxEnabled ?? false, sc?.selinuxOptions, sandbox.selinuxOptions);
   if (labels.processLabel) proc.selinuxLabel = labels.processLabel;
   if (labels.mountLabel) linux.mountLabel = labels.mountLabel;
-  const note = apparmorNote(sc);
-  if (note) warnings.push(note);
+  const apparmorProfile = resolveAppArmor(sc, privileged, host.apparmor);
+  if (apparmorProfile) proc.apparmorProfile = apparmorProfile;
 
   const spec: OciSpec = {
     ociVersion: OCI_VERSION,
@@ -184,5 +203,10 @@ export function generateContainerSpec(input: ContainerSpecInput): GeneratedSpec 
   };
   // runc can only set the hostname of a UTS namespace it creates.
   if (namespaces.some((n) => n.type === 'uts' && !n.path)) spec.hostname = sandbox.hostname;
+  if (input.cdi?.length) {
+    applyCdiEdits(spec, input.cdi, host.statCdiDevice ?? (() => {
+      throw new Error('no device stat function');
+    }));
+  }
   return { spec, warnings, relabelPaths: m.relabelPaths, stopSignal };
 }

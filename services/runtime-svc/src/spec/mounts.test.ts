@@ -14,7 +14,7 @@ import {
 } from './mounts.js';
 
 const m = (p: DeepPartial<Mount>) => Mount.fromPartial({ hostPath: '/host/data', ...p });
-const base: MountsInput = { mounts: [], privileged: false, readonlyRootfs: false, selinuxEnabled: false };
+const base: MountsInput = { mounts: [], privileged: false, readonlyRootfs: false };
 const dests = (l: { destination: string }[]) => l.map((x) => x.destination);
 
 describe('defaultMounts', () => {
@@ -27,7 +27,7 @@ describe('defaultMounts', () => {
     expect(d.find((x) => x.destination === '/sys')!.options).toContain('ro');
     expect(d.find((x) => x.destination === '/sys/fs/cgroup')!.options).toContain('ro');
     expect(d.find((x) => x.destination === '/dev/shm')).toMatchObject({ type: 'tmpfs' });
-    expect(d.find((x) => x.destination === '/dev/shm')!.options).toContain('size=65536k');
+    expect(d.find((x) => x.destination === '/dev/shm')!.options).toContain(`size=${64 * 1024 * 1024}`);
   });
 
   it('makes /sys and the cgroup fs writable when privileged', () => {
@@ -116,10 +116,9 @@ describe('buildMounts', () => {
     expect(buildMounts({ ...base, mounts: [slave, shared] }).rootfsPropagation).toBe('rshared');
   });
 
-  it('reports selinux_relabel paths only when SELinux is on', () => {
+  it('reports the selinux_relabel paths (whether to relabel is the labeler\'s decision)', () => {
     const mounts = [m({ containerPath: '/r', hostPath: '/relabel-me', selinuxRelabel: true }), m({ containerPath: '/n' })];
-    expect(buildMounts({ ...base, mounts }).relabelPaths).toEqual([]);
-    expect(buildMounts({ ...base, mounts, selinuxEnabled: true }).relabelPaths).toEqual(['/relabel-me']);
+    expect(buildMounts({ ...base, mounts }).relabelPaths).toEqual(['/relabel-me']);
   });
 });
 

@@ -16,14 +16,15 @@ export const DEFAULT_READONLY_PATHS: readonly string[] = [
   '/proc/asound', '/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger',
 ];
 
-const SHM_SIZE = 'size=65536k';
+/** CRI-O's 64 MiB, when [runtime] shm_size is not passed in. */
+export const DEFAULT_SHM_BYTES = 64 * 1024 * 1024;
 
 /** The kernel filesystems every container gets; privileged ones get /sys rw. */
-export function defaultMounts(opts: { privileged: boolean; shmPath?: string }): OciMount[] {
+export function defaultMounts(opts: { privileged: boolean; shmPath?: string; shmSizeBytes?: number }): OciMount[] {
   const sysRo = opts.privileged ? [] : ['ro'];
   const shm: OciMount = opts.shmPath
     ? { destination: '/dev/shm', type: 'bind', source: opts.shmPath, options: ['rbind', 'rprivate', 'rw'] }
-    : { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', SHM_SIZE] };
+    : { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${opts.shmSizeBytes ?? DEFAULT_SHM_BYTES}`] };
   return [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
@@ -124,14 +125,14 @@ export interface MountsInput extends PodFiles {
   privileged: boolean;
   readonlyRootfs: boolean;
   shmPath?: string;
-  selinuxEnabled: boolean;
+  shmSizeBytes?: number;
 }
 
 export interface MountsResult {
   mounts: OciMount[];
   /** "rshared"/"rslave" when a mount needs the rootfs to propagate. */
   rootfsPropagation?: string;
-  /** Host paths the caller must relabel with the mount label (selinux_relabel). */
+  /** Host paths of selinux_relabel mounts; the caller relabels them when SELinux is on (os/selinux.ts). */
   relabelPaths: string[];
 }
 
@@ -148,14 +149,12 @@ export function buildMounts(input: MountsInput): MountsResult {
     seen.add(m.destination);
   }
   const base = [
-    ...defaultMounts({ privileged: input.privileged, shmPath: input.shmPath }),
+    ...defaultMounts({ privileged: input.privileged, shmPath: input.shmPath, shmSizeBytes: input.shmSizeBytes }),
     ...podFileMounts(input, input.readonlyRootfs),
   ].filter((m) => !seen.has(m.destination));
   const props = user.flatMap((m) => m.options ?? []);
   const rootfsPropagation = props.includes('rshared') ? 'rshared' : props.includes('rslave') ? 'rslave' : undefined;
-  const relabelPaths = input.selinuxEnabled
-    ? input.mounts.filter((m) => m.selinuxRelabel).map((m) => m.hostPath)
-    : [];
+  const relabelPaths = input.mounts.filter((m) => m.selinuxRelabel).map((m) => m.hostPath);
   return { mounts: sortMounts([...base, ...user]), rootfsPropagation, relabelPaths };
 }
 

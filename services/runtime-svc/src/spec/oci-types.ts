@@ -11,7 +11,25 @@ export interface OciSpec {
   hostname?: string;
   mounts: OciMount[];
   annotations?: Record<string, string>;
+  hooks?: OciHooks;
   linux: OciLinux;
+}
+
+export interface OciHook {
+  path: string;
+  args?: string[];
+  env?: string[];
+  timeout?: number;
+}
+
+/** config.md "POSIX-platform Hooks" (prestart is deprecated but still run by runc). */
+export interface OciHooks {
+  prestart?: OciHook[];
+  createRuntime?: OciHook[];
+  createContainer?: OciHook[];
+  startContainer?: OciHook[];
+  poststart?: OciHook[];
+  poststop?: OciHook[];
 }
 
 export interface OciRoot {
@@ -36,8 +54,9 @@ export interface OciCapabilities {
 
 export interface OciRlimit {
   type: string;
-  hard: number;
-  soft: number;
+  /** bigint for RLIM_INFINITY (2^64-1); serialise with ociJson. */
+  hard: number | bigint;
+  soft: number | bigint;
 }
 
 export interface OciProcess {

@@ -6,7 +6,7 @@
 // runAsNonRoot itself against the uid the image status reports.
 import { InvalidArgumentError } from '@crius/common';
 import { SupplementalGroupsPolicy, type ContainerConfig, type KeyValue } from '@crius/common/cri';
-import type { OciProcess } from './oci-types.js';
+import type { OciProcess, OciRlimit } from './oci-types.js';
 import type { ImageInput } from './image-config.js';
 import { resolveUser } from './user.js';
 import { buildCapabilities } from './capabilities.js';
@@ -99,6 +99,10 @@ export interface ProcessInput {
   hostBounding?: bigint;
   /** The caller's /proc/self/oom_score_adj (default -1000: no clamping). */
   minOomScoreAdj?: number;
+  /** [runtime] default_capabilities as CAP_ names; absent = CRI-O's set. */
+  defaultCapabilities?: readonly string[];
+  /** [runtime] default_ulimits; absent or empty = inherit runtime-svc's. */
+  rlimits?: readonly OciRlimit[];
 }
 
 export function buildProcess(input: ProcessInput, warnings: string[]): OciProcess {
@@ -128,6 +132,7 @@ export function buildProcess(input: ProcessInput, warnings: string[]): OciProces
         drop: sc?.capabilities?.dropCapabilities,
         ambient: sc?.capabilities?.addAmbientCapabilities,
         privileged: sc?.privileged,
+        defaults: input.defaultCapabilities,
         capLastCap: input.capLastCap,
         hostBounding: input.hostBounding,
       },
@@ -135,6 +140,7 @@ export function buildProcess(input: ProcessInput, warnings: string[]): OciProces
     ),
     noNewPrivileges: sc?.noNewPrivs ?? false,
   };
+  if (input.rlimits && input.rlimits.length > 0) proc.rlimits = input.rlimits.map((r) => ({ ...r }));
   const oom = config.linux?.resources?.oomScoreAdj;
   if (oom !== undefined) {
     proc.oomScoreAdj = clampOomScoreAdj(Number(oom), input.minOomScoreAdj ?? -1000, warnings);

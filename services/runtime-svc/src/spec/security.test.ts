@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { FailedPreconditionError, InvalidArgumentError, UnimplementedError } from '@crius/common';
-import { NamespaceMode, NamespaceOption, SecurityProfile_ProfileType } from '@crius/common/cri';
+import { NamespaceMode, NamespaceOption } from '@crius/common/cri';
 import {
-  apparmorNote,
   containerNamespaces,
+  podSysctls,
   normalizeSysctlName,
   selinuxLabels,
   validateSysctls,
@@ -107,12 +107,21 @@ describe('selinuxLabels', () => {
   });
 });
 
-describe('apparmorNote', () => {
-  it('notes an ignored localhost profile, silent otherwise', () => {
-    const localhost = { apparmor: { profileType: SecurityProfile_ProfileType.Localhost, localhostRef: 'k8s-x' }, apparmorProfile: '' };
-    expect(apparmorNote(localhost)).toMatch(/"k8s-x" ignored/);
-    expect(apparmorNote({ apparmor: undefined, apparmorProfile: 'localhost/old' })).toMatch(/"old"/);
-    expect(apparmorNote({ apparmor: { profileType: SecurityProfile_ProfileType.RuntimeDefault, localhostRef: '' }, apparmorProfile: '' })).toBeUndefined();
-    expect(apparmorNote(undefined)).toBeUndefined();
+describe('podSysctls', () => {
+  it('gives the node defaults, the pod winning for the same name', () => {
+    const w: string[] = [];
+    const out = podSysctls({ 'net.ipv4.ping_group_range': '0 2147483647', 'kernel.shmmni': '100' }, { 'kernel.shmmni': '200', 'net/ipv4/ip_forward': '1' }, pod, w);
+    expect(out).toEqual({ 'net.ipv4.ping_group_range': '0 2147483647', 'kernel.shmmni': '200', 'net.ipv4.ip_forward': '1' });
+    expect(w).toEqual([]);
+  });
+  it('skips a default the pod cannot take, with a warning, but still refuses the pod asking for it', () => {
+    const w: string[] = [];
+    const host = { ...pod, hostNetwork: true, hostIpc: true };
+    expect(podSysctls({ 'net.ipv4.ping_group_range': '0 1', 'kernel.shmmni': '1' }, {}, host, w)).toEqual({});
+    expect(w).toEqual([
+      'default sysctl net.ipv4.ping_group_range skipped: the pod shares the host\'s network namespace',
+      'default sysctl kernel.shmmni skipped: the pod shares the host\'s IPC namespace',
+    ]);
+    expect(() => podSysctls({}, { 'net.ipv4.ping_group_range': '0 1' }, host, [])).toThrow(InvalidArgumentError);
   });
 });

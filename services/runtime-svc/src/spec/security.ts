@@ -1,14 +1,9 @@
-// Namespaces a container joins or creates, namespaced sysctls, SELinux labels
-// and the AppArmor note. Owned by runtime-svc/spec; pure. (Seccomp is in
-// seccomp.ts, capabilities in capabilities.ts, devices in devices.ts.)
-import { FailedPreconditionError, InvalidArgumentError, UnimplementedError } from '@crius/common';
-import {
-  NamespaceMode,
-  SecurityProfile_ProfileType,
-  type LinuxContainerSecurityContext,
-  type NamespaceOption,
-  type SELinuxOption,
-} from '@crius/common/cri';
+// Namespaces a container joins or creates, namespaced sysctls (the pod's over
+// the node's defaults) and SELinux labels. Owned by runtime-svc/spec; pure.
+// (Seccomp is in seccomp.ts, AppArmor in apparmor.ts, capabilities in
+// capabilities.ts, devices in devices.ts.)
+import { FailedPreconditionError, InvalidArgumentError, IPC_SYSCTL, NET_SYSCTL, UnimplementedError } from '@crius/common';
+import { NamespaceMode, type NamespaceOption, type SELinuxOption } from '@crius/common/cri';
 import type { OciNamespace } from './oci-types.js';
 
 /** The sandbox's namespaces: host flags and the paths of pinned ones. */
@@ -78,8 +73,6 @@ export function containerNamespaces(req: NamespaceRequest): OciNamespace[] {
   return ns;
 }
 
-const IPC_SYSCTL = /^(kernel\.shm[a-z_]*|kernel\.msg[a-z_]*|kernel\.sem|fs\.mqueue\..+)$/;
-const NET_SYSCTL = /^net\..+/;
 
 /** "net/ipv4/ip_forward" → "net.ipv4.ip_forward" (Kubernetes accepts both). */
 export function normalizeSysctlName(name: string): string {
@@ -108,6 +101,29 @@ export function validateSysctls(
   return out;
 }
 
+/**
+ * The node's default_sysctls, then the pod's (which win for the same name,
+ * as CRI-O). A default that cannot apply to this pod (net.* with host
+ * network, IPC with host IPC) is skipped with a warning, not an error: the
+ * node's config must not make host-network pods fail.
+ */
+export function podSysctls(
+  defaults: Record<string, string>,
+  pod: Record<string, string>,
+  sb: Pick<SandboxNamespaces, 'hostNetwork' | 'hostIpc'>,
+  warnings: string[],
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(defaults)) {
+    if ((NET_SYSCTL.test(name) && sb.hostNetwork) || (IPC_SYSCTL.test(name) && sb.hostIpc)) {
+      warnings.push(`default sysctl ${name} skipped: the pod shares the host's ${NET_SYSCTL.test(name) ? 'network' : 'IPC'} namespace`);
+      continue;
+    }
+    out[name] = value;
+  }
+  return { ...out, ...validateSysctls(pod, sb) };
+}
+
 export const DEFAULT_PROCESS_LABEL: SELinuxOption = { user: 'system_u', role: 'system_r', type: 'container_t', level: 's0' };
 export const DEFAULT_FILE_TYPE = 'container_file_t';
 
@@ -128,15 +144,4 @@ export function selinuxLabels(
     processLabel: `${user}:${pick('role')}:${pick('type')}:${level}`,
     mountLabel: `${user}:object_r:${DEFAULT_FILE_TYPE}:${level}`,
   };
-}
-
-/** AppArmor is not available here: a Localhost profile request becomes a note. */
-export function apparmorNote(sc: Pick<LinuxContainerSecurityContext, 'apparmor' | 'apparmorProfile'> | undefined): string | undefined {
-  const named =
-    sc?.apparmor?.profileType === SecurityProfile_ProfileType.Localhost
-      ? sc.apparmor.localhostRef
-      : sc?.apparmorProfile?.startsWith('localhost/')
-        ? sc.apparmorProfile.slice('localhost/'.length)
-        : undefined;
-  return named ? `AppArmor is not enabled on this host; profile "${named}" ignored` : undefined;
 }

@@ -68,6 +68,8 @@ export const SCHEMA = {
       cgroup_manager: str('cgroupfs', 'How pod and container cgroups are made.', { enum: ['cgroupfs', 'systemd'] }),
       conmon: str('', 'Monitor program; empty means the built native/conmon/build/crius-conmon.'),
       pids_limit: num(0, 'Default pids limit per container; 0 means none.', { min: 0 }),
+      criu_path: str('', 'CRIU program for checkpoint/restore; empty means the build setup installs in /usr/local/lib/crius/criu when present, else criu from PATH.'),
+      checkpoint_timeout: num(300, 'Seconds a checkpoint or restore may take when the request sets no timeout and no deadline.', { min: 1, max: 3600 }),
     },
     tables: {
       handlers: {

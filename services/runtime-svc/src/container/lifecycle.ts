@@ -16,6 +16,8 @@ import { containerStopSignal } from '../views.js';
 import { exitReason, readExit } from './exits.js';
 import { containerProcess, writeExecProcess } from './exec-process.js';
 import { ContainerEventType, publishEvent } from '../events.js';
+import { discardRestoreImages, stopUnrestored } from './restore.js';
+import { startRestored } from './restore-start.js';
 
 const nowNs = () => (BigInt(Date.now()) * 1_000_000n).toString();
 const EXEC_OUTPUT_LIMIT = 16 * 1024 * 1024;
@@ -36,11 +38,12 @@ export async function refreshExit(rt: Runtime, rec: ContainerRecord): Promise<Co
   return next;
 }
 
-export async function startContainer(rt: Runtime, id: string): Promise<void> {
+export async function startContainer(rt: Runtime, id: string, ctx?: HandlerContext): Promise<void> {
   const found = rt.containers.get(id);
   await rt.locks.run(found.id, async () => {
     const rec = await refreshExit(rt, rt.containers.get(found.id));
     canStart(rec);
+    if (rec.restore) return startRestored(rt, { ...rec, restore: rec.restore }, ctx);
     try {
       await rt.ociRuntime(rec.runtimeHandler).start(rec.id);
     } catch (err) {
@@ -72,6 +75,7 @@ export async function stopContainer(rt: Runtime, id: string, timeoutSeconds: num
   await rt.locks.run(found.id, async () => {
     let rec = await refreshExit(rt, rt.containers.get(found.id));
     if (!needsStop(rec.state)) return;
+    if (rec.restore) return void (await stopUnrestored(rt, rec));
     const oci = rt.ociRuntime(rec.runtimeHandler);
     const alive = (await oci.state(rec.id))?.status;
     if (alive === 'running' || alive === 'created' || alive === 'paused') {
@@ -103,6 +107,7 @@ export async function removeContainer(rt: Runtime, id: string, ctx: HandlerConte
     const sb = rt.sandboxes.find(rec.sandboxId);
     if (sb) await removeCgroup(sb.cgroupParent, `crius-conmon-${rec.id}`);
     await rm(rec.bundle, { recursive: true, force: true });
+    await discardRestoreImages(rt, rec.restore);
     await rm(path.join(rt.exitDir, rec.id), { force: true });
     await rt.containers.remove(rec.id);
     publishEvent(rt, ContainerEventType.CONTAINER_DELETED_EVENT, rec.id, rec.sandboxId);

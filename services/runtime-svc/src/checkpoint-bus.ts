@@ -2,9 +2,18 @@
 // CheckpointPod and RestorePod ↔ their implementations. (Restoring one
 // container is CreateContainer + StartContainer, in bus.ts.)
 import { unary, type BusEndpoint } from '@crius/common';
-import { CheckpointContainerRequest, CheckpointContainerResponse } from '@crius/common/cri';
+import {
+  CheckpointContainerRequest,
+  CheckpointContainerResponse,
+  CheckpointPodRequest,
+  CheckpointPodResponse,
+  RestorePodRequest,
+  RestorePodResponse,
+} from '@crius/common/cri';
 import { checkpointContainer } from './container/checkpoint.js';
 import type { Runtime } from './runtime.js';
+import { checkpointPod } from './sandbox/checkpoint-pod.js';
+import { restorePod } from './sandbox/restore-pod.js';
 
 export function checkpointEndpoints(rt: Runtime): Record<string, BusEndpoint> {
   return {
@@ -12,5 +21,10 @@ export function checkpointEndpoints(rt: Runtime): Record<string, BusEndpoint> {
       await checkpointContainer(rt, { containerId: req.containerId, location: req.location, timeout: Number(req.timeout) }, ctx);
       return {};
     }),
+    CheckpointPod: unary(CheckpointPodRequest, CheckpointPodResponse, async (req, ctx) => {
+      await checkpointPod(rt, req, ctx);
+      return {};
+    }),
+    RestorePod: unary(RestorePodRequest, RestorePodResponse, async (req, ctx) => ({ podSandboxId: await restorePod(rt, req, ctx) })),
   };
 }

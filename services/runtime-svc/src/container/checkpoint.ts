@@ -153,6 +153,7 @@ export function criuErrors(log: string): string {
     .split('\n')
     .filter((l) => /\bError \(/.test(l))
     .map((l) => l.replace(/^\(\s*[\d.]+\)\s*/, '').replace(/^(\d+:\s*)?Error \([^)]*\):\s*/, '').trim())
-    .filter((l) => l && !/^Dumping FAILED|^Restoring FAILED/.test(l));
+    // Not causes: the summary line, and CRIU failing to raise its own fd limit (no CAP_SYS_RESOURCE here), which it survives.
+    .filter((l) => l && !/^Dumping FAILED|^Restoring FAILED|^rlimit: Can't setup RLIMIT_NOFILE/.test(l));
   return [...new Set(lines)].slice(0, 4).join('; ');
 }

@@ -2,8 +2,9 @@
 // runtime-svc. The CRIU program is the configured one, else the build
 // scripts/criu/setup-criu.sh installs (Debian 12's criu fails `criu check` on
 // newer kernels), else criu from PATH. `criu check` runs once per program and
-// process; its verdict is cached, so a missing or broken CRIU is a cheap,
-// clear FAILED_PRECONDITION on every call.
+// process once it passed; a failing one is checked again at the next call
+// (an operator may fix CRIU without restarting us), each time a clear
+// FAILED_PRECONDITION saying why.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { FailedPreconditionError } from '@crius/common';
@@ -50,6 +51,7 @@ export function ensureCriu(configured: string): Promise<CriuInfo> {
   if (!p) {
     p = checkCriu(criu);
     checked.set(criu, p);
+    p.catch(() => checked.delete(criu));
   }
   return p;
 }
@@ -83,6 +85,7 @@ export function ensureRuntimeCanCheckpoint(runtimePath: string, handler: string)
   if (!p) {
     p = checkRuntime(runtimePath, handler);
     runtimeSupport.set(runtimePath, p);
+    p.catch(() => runtimeSupport.delete(runtimePath));
   }
   return p;
 }

@@ -72,12 +72,13 @@ export interface PodStack {
   stop(): Promise<void>;
 }
 
-export async function startPodStack(): Promise<PodStack> {
+/** `extraToml` is appended to the stack's config (see startStack). */
+export async function startPodStack(extraToml = ''): Promise<PodStack> {
   const reg = await startRegistry();
   try {
     await pushImage(reg.url, 'e2e/busybox', '1', await buildImage({ cmd: ['sh'] }));
     const image = `${reg.host}/e2e/busybox:1`;
-    const s = await startStack();
+    const s = await startStack(extraToml);
     const client = rawClient(s.config.api.listen);
     await cri(client, 'PullImage', { image: { image } });
     return {
@@ -98,10 +99,10 @@ export async function startPodStack(): Promise<PodStack> {
 }
 
 /** A PodStack for this test file: started before its tests (handed to `use`), stopped after them. */
-export function usePodStack(use: (stack: PodStack) => void): void {
+export function usePodStack(use: (stack: PodStack) => void, extraToml: string | (() => Promise<string>) = ''): void {
   let stack: PodStack | undefined;
   beforeAll(async () => {
-    stack = await startPodStack();
+    stack = await startPodStack(typeof extraToml === 'string' ? extraToml : await extraToml());
     use(stack);
   });
   afterAll(async () => {

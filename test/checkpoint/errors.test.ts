@@ -122,12 +122,15 @@ describe.skipIf(why !== '')('restore refuses a corrupt or foreign checkpoint wit
 
   async function restoreFails(archive: string): Promise<{ code: number; details: string }> {
     const p = await pod();
-    const r = await fails('CreateContainer', { podSandboxId: p.id, config: containerConfig('counter', archive, []), sandboxConfig: p.config });
-    const listed = await cri<{ containers: unknown[] }>(client, 'ListContainers', { filter: { podSandboxId: p.id } });
-    expect(listed.containers).toEqual([]);
-    expect(await readdir(unpackedDir()).catch(() => [])).toEqual([]);
-    await cri(client, 'RemovePodSandbox', { podSandboxId: p.id });
-    return r;
+    try {
+      const r = await fails('CreateContainer', { podSandboxId: p.id, config: containerConfig('counter', archive, []), sandboxConfig: p.config });
+      const listed = await cri<{ containers: unknown[] }>(client, 'ListContainers', { filter: { podSandboxId: p.id } });
+      expect(listed.containers).toEqual([]);
+      expect(await readdir(unpackedDir()).catch(() => [])).toEqual([]);
+      return r;
+    } finally {
+      await cri(client, 'RemovePodSandbox', { podSandboxId: p.id });
+    }
   }
 
   it('bytes that are not a tar', async () => {

@@ -53,18 +53,18 @@ describe('every CRI RPC reaches its owner', () => {
     }
   });
 
-  // Not implemented yet: a well-formed request must get UNIMPLEMENTED naming
-  // the method and its owner (never a hang or UNKNOWN), so kubelet falls back.
+  // Pod checkpoint/restore (KEP-5823) is implemented: a well-formed request
+  // about something that does not exist is NOT_FOUND naming it, never
+  // UNIMPLEMENTED (kubelet would fall back) or UNKNOWN.
   it.each([
-    ['CheckpointPod', { podSandboxId: 'no-such-pod', path: '/var/lib/crius/checkpoint-out' }],
-    ['RestorePod', { path: '/var/lib/crius/no-such-checkpoint' }],
-  ] as const)('%s is UNIMPLEMENTED by runtime-svc, naming the method', async (method, req) => {
+    ['CheckpointPod', { podSandboxId: 'no-such-pod', path: '/var/lib/crius/checkpoint-out' }, 'no-such-pod'],
+    ['RestorePod', { path: '/var/lib/crius/no-such-checkpoint' }, '/var/lib/crius/no-such-checkpoint'],
+  ] as const)('%s is answered by runtime-svc', async (method, req, named) => {
     const r = await callCri(client, method, req);
     expect(r.ok).toBe(false);
     if (r.ok) return;
-    expect(r.error.code).toBe(status.UNIMPLEMENTED);
-    expect(r.error.details).toContain(method);
-    expect(r.error.details).toContain('runtime-svc');
+    expect(r.error.code).toBe(status.NOT_FOUND);
+    expect(r.error.details).toContain(named);
   });
 
   it('Version is answered by the gateway as crius v1', async () => {

@@ -48,8 +48,8 @@ export async function checkLocation(location: string, what: string): Promise<voi
 export async function checkpointContainer(rt: Runtime, req: CheckpointRequest, ctx: HandlerContext): Promise<void> {
   const what = `CheckpointContainer ${req.containerId}`;
   const until = Date.now() + checkpointBudget(rt, req.timeout, ctx);
-  await checkLocation(req.location, what);
   const found = rt.containers.get(req.containerId);
+  await checkLocation(req.location, what);
   await rt.locks.run(found.id, async () => {
     const rec = await refreshExit(rt, rt.containers.get(found.id));
     canCheckpoint(rec);

@@ -12,7 +12,7 @@ apt_packages=(
   containernetworking-plugins iproute2 iptables util-linux mount
   protobuf-compiler gcc make libc6-dev libseccomp-dev
   docker-registry skopeo umoci attr zstd apache2-utils openssl
-  systemd selinux-policy-dev systemd-container debootstrap apparmor
+  systemd selinux-policy-dev systemd-container debootstrap apparmor criu
   python3-kubernetes python3-websocket
 )
 
@@ -32,6 +32,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "setup: installing npm dependencies"
   npm ci --no-audit --no-fund
 fi
+
+# CRIU for checkpoint/restore: Debian's when it works on this kernel, else built once.
+bash scripts/criu/setup-criu.sh
 
 # The cgroup layout: report a hybrid node crun refuses; change it only when asked.
 bash scripts/cgroup-layout.sh

@@ -96,6 +96,10 @@ const CASES: Partial<Record<CriMethod, Case>> = {
   // Loopback port 1: nothing listens, so the pull fails at once without leaving the machine.
   PullImage: { req: { image: { image: '127.0.0.1:1/none/busybox:1' } }, code: status.UNAVAILABLE, details: 'registry 127.0.0.1:1 unreachable' },
   RemoveImage: { req: { image: { image: 'busybox' } }, code: status.OK, reply: empty },
+  CheckpointContainer: { req: { containerId: CTR, location: '/var/lib/crius/checkpoint-out.tar' }, ...notFound(CTR) },
+  // Pod checkpoint/restore (KEP-5823): something that does not exist is NOT_FOUND naming it.
+  CheckpointPod: { req: { podSandboxId: POD, path: '/var/lib/crius/checkpoint-out' }, ...notFound(POD) },
+  RestorePod: { req: { path: '/var/lib/crius/no-such-checkpoint' }, ...notFound('/var/lib/crius/no-such-checkpoint') },
   ImageFsInfo: {
     req: {},
     code: status.OK,

@@ -99,10 +99,10 @@ export async function startPodStack(extraToml = ''): Promise<PodStack> {
 }
 
 /** A PodStack for this test file: started before its tests (handed to `use`), stopped after them. */
-export function usePodStack(use: (stack: PodStack) => void, extraToml = ''): void {
+export function usePodStack(use: (stack: PodStack) => void, extraToml: string | (() => Promise<string>) = ''): void {
   let stack: PodStack | undefined;
   beforeAll(async () => {
-    stack = await startPodStack(extraToml);
+    stack = await startPodStack(typeof extraToml === 'string' ? extraToml : await extraToml());
     use(stack);
   });
   afterAll(async () => {

@@ -63,10 +63,10 @@ static const struct flag flags[] = {
 	{"persist-dir", '0', K_PATH, OPT(persist_dir), "Directory that also receives the oom file"},
 	{"pidfile", 0, K_PATH, OPT(container_pidfile), "Deprecated alias of --container-pidfile"},
 	{"replace-listen-pid", 0, K_BOOL, OPT(replace_listen_pid), "Accepted for compatibility"},
-	{"restore", 0, K_UNSUPPORTED, 0, "Not supported"},
+	{"restore", 0, K_PATH, OPT(restore_path), "Restore the container from the CRIU images in this directory (runtime restore)"},
 	{"runtime", 'r', K_STR, OPT(runtime), "Path of the OCI runtime binary (required)"},
 	{"runtime-arg", 0, K_LIST, OPT(runtime_args), "Argument before the runtime subcommand (repeatable)"},
-	{"runtime-opt", 0, K_LIST, OPT(runtime_opts), "Option after the exec subcommand's flags (repeatable)"},
+	{"runtime-opt", 0, K_LIST, OPT(runtime_opts), "Option after the exec or restore subcommand's flags (repeatable)"},
 	{"sdnotify-socket", 0, K_UNSUPPORTED, 0, "Not supported"},
 	{"seccomp-notify-plugins", 0, K_UNSUPPORTED, 0, "Not supported"},
 	{"seccomp-notify-socket", 0, K_UNSUPPORTED, 0, "Not supported"},
@@ -287,6 +287,10 @@ static int check_mode(struct options *opt)
 		return cm_error(0, "--timeout %d: must be >= 0", opt->timeout);
 	if (opt->exit_delay < 0)
 		return cm_error(0, "--exit-delay %d: must be >= 0", opt->exit_delay);
+	if (opt->restore_path != NULL && opt->exec)
+		return cm_error(0, "--restore cannot be combined with --exec");
+	if (opt->restore_path != NULL && !is_dir(opt->restore_path))
+		return cm_error(errno, "restore path '%s' is not a directory", opt->restore_path);
 	if (opt->exit_command != NULL && access(opt->exit_command, X_OK) < 0)
 		return cm_error(errno, "exit command '%s' is not executable", opt->exit_command);
 	return 0;
@@ -351,7 +355,7 @@ int cli_validate(struct options *opt)
 	if (check_dirs(opt) < 0 || default_pidfile(opt) < 0)
 		return -1;
 	char **paths[] = {&opt->container_pidfile, &opt->conmon_pidfile, &opt->exit_dir, &opt->socket_dir,
-	                  &opt->persist_dir, &opt->exec_process_spec, &opt->log_path};
+	                  &opt->persist_dir, &opt->exec_process_spec, &opt->log_path, &opt->restore_path};
 	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
 		if (absolutize(paths[i]) < 0)
 			return -1;
@@ -361,7 +365,7 @@ int cli_validate(struct options *opt)
 void cli_free(struct options *opt)
 {
 	char **paths[] = {&opt->bundle, &opt->container_pidfile, &opt->conmon_pidfile, &opt->exit_dir,
-	                  &opt->socket_dir, &opt->persist_dir, &opt->exec_process_spec, &opt->log_path};
+	                  &opt->socket_dir, &opt->persist_dir, &opt->exec_process_spec, &opt->log_path, &opt->restore_path};
 	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
 		free(*paths[i]);
 		*paths[i] = NULL;

@@ -34,6 +34,7 @@ struct options {
 	char *socket_dir;
 	char *persist_dir;
 	char *exec_process_spec;
+	char *restore_path; /* CRIU images: run `runtime restore` instead of `create` */
 	char *log_path; /* NULL: container output is not logged */
 	struct strlist log_drivers; /* raw -l values */
 	/* behaviour */

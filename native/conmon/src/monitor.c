@@ -129,7 +129,8 @@ static int run_runtime(struct monitor *m)
 		return 0;
 	char msg[4096];
 	if (ctrio_read_runtime_error(&m->io, msg, sizeof msg) == 0)
-		snprintf(msg, sizeof msg, "%s %s failed with exit status %d", opt->runtime, opt->exec ? "exec" : "create",
+		snprintf(msg, sizeof msg, "%s %s failed with exit status %d", opt->runtime,
+		         opt->exec ? "exec" : opt->restore_path != NULL ? "restore" : "create",
 		         exit_code_from_status(m->runtime_status));
 	return report_failure(m, msg);
 }

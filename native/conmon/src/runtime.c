@@ -44,7 +44,7 @@ void runtime_build(struct runtime_cmd *cmd, const struct options *opt, const cha
 			add(cmd, "--tty");
 		add_list(cmd, &opt->runtime_opts);
 	} else {
-		add(cmd, "create");
+		add(cmd, opt->restore_path != NULL ? "restore" : "create");
 		add(cmd, "--bundle");
 		add(cmd, opt->bundle);
 		add(cmd, "--pid-file");
@@ -53,6 +53,16 @@ void runtime_build(struct runtime_cmd *cmd, const struct options *opt, const cha
 			add(cmd, "--no-pivot");
 		if (opt->no_new_keyring)
 			add(cmd, "--no-new-keyring");
+		if (opt->restore_path != NULL) {
+			/* A restored container runs at once: --detach returns when it
+			 * does. CRIU works, and logs restore.log, in the bundle. */
+			add(cmd, "--detach");
+			add(cmd, "--image-path");
+			add(cmd, opt->restore_path);
+			add(cmd, "--work-path");
+			add(cmd, opt->bundle);
+			add_list(cmd, &opt->runtime_opts);
+		}
 	}
 	if (console_path != NULL) {
 		add(cmd, "--console-socket");

@@ -131,7 +131,9 @@ describe('bad arguments', () => {
     ['an unsupported log driver', (b, id) => ['-c', id, '-u', id, '-r', RUNC, '-b', b, '-l', 'journald:'], /unsupported log driver/],
     ['a container ID with a slash', (b, id) => ['-c', `../${id}`, '-u', id, '-r', RUNC], /must be a non-empty name without '\/'/],
     ['a stray positional argument', (b, id) => ['-c', id, 'extra'], /unexpected argument 'extra'/],
-    ['an unsupported conmon flag', (b, id) => ['-c', id, '--restore', '/x'], /--restore is not supported/],
+    ['an unsupported conmon flag', (b, id) => ['-c', id, '--sdnotify-socket', '/x'], /--sdnotify-socket is not supported/],
+    ['a restore path that does not exist', (b, id) => ['-c', id, '-u', id, '-r', RUNC, '-b', b, '-l', '/dev/null', '--restore', '/nonexistent/images'], /restore path '\/nonexistent\/images' is not a directory/],
+    ['--restore with --exec', (b, id) => ['-c', id, '-r', RUNC, '-e', '--exec-process-spec', `${b}/config.json`, '-l', '/dev/null', '--restore', '/tmp'], /--restore cannot be combined with --exec/],
   ];
 
   it.each(cases)('refuses %s with a clear message and leaves nothing behind', async (_name, build, expected) => {

@@ -63,8 +63,8 @@ export function runtimeEndpoints(rt: Runtime): Record<string, BusEndpoint> {
       return {};
     }),
     CreateContainer: unary(CreateContainerRequest, CreateContainerResponse, async (req, ctx) => ({ containerId: await createContainer(rt, req, ctx) })),
-    StartContainer: unary(StartContainerRequest, StartContainerResponse, async (req) => {
-      await startContainer(rt, req.containerId);
+    StartContainer: unary(StartContainerRequest, StartContainerResponse, async (req, ctx) => {
+      await startContainer(rt, req.containerId, ctx);
       return {};
     }),
     StopContainer: unary(StopContainerRequest, StopContainerResponse, async (req, ctx) => {

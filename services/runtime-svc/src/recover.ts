@@ -20,6 +20,7 @@ import { ExecCgroup } from './os/exec-cgroup.js';
 import type { ContainerRecord } from './store/records.js';
 import type { Runtime } from './runtime.js';
 import { pauseId } from './sandbox/pause.js';
+import { sweepRestoreDirs } from './container/restore.js';
 
 export async function recoverLocal(rt: Runtime): Promise<void> {
   for (const dir of [rt.exitDir, rt.attachDir, path.join(rt.deps.dirs.run, 'containers'), path.join(rt.deps.dirs.run, 'sandboxes')]) {
@@ -29,6 +30,7 @@ export async function recoverLocal(rt: Runtime): Promise<void> {
   await rt.load();
   for (const c of rt.containers.list()) {
     if (c.state !== 'running' && c.state !== 'created') continue;
+    if (c.restore) continue; // created from a checkpoint: no monitor until StartContainer restores it
     const rec = await refreshExit(rt, c);
     if (rec.state === 'exited') continue;
     const state = await rt.ociRuntime(rec.runtimeHandler).state(rec.id).catch(() => undefined);
@@ -42,6 +44,7 @@ export async function recoverLocal(rt: Runtime): Promise<void> {
     }
   }
   await undoHalfCreatedContainers(rt);
+  await sweepRestoreDirs(rt);
   await undoHalfCreatedSandboxes(rt);
 }
 

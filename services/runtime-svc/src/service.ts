@@ -2,6 +2,7 @@
 import type { ServiceDefinition } from '@crius/common';
 import { runtimeEndpoints } from './bus.js';
 import { monitorEndpoints } from './monitor-api.js';
+import { checkpointEndpoints } from './checkpoint-bus.js';
 import { LinuxSandboxOs } from './os/sandbox-os.js';
 import { Runtime } from './runtime.js';
 import { reconcileWithServices, recoverLocal } from './recover.js';
@@ -15,6 +16,6 @@ export const runtimeService: ServiceDefinition = {
     await announceSecurityModules(rt);
     await recoverLocal(rt);
     rt.reconciled = reconcileWithServices(rt);
-    return { endpoints: { ...runtimeEndpoints(rt), ...monitorEndpoints(rt) }, conditions: () => securityConditions(rt) };
+    return { endpoints: { ...runtimeEndpoints(rt), ...monitorEndpoints(rt), ...checkpointEndpoints(rt) }, conditions: () => securityConditions(rt) };
   },
 };

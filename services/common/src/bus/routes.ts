@@ -38,7 +38,7 @@ export const CRI_ROUTES: Record<CriMethod, Owner> = {
   UpdateContainerResources: 'runtime',
   ExecSync: 'runtime',
   CheckpointContainer: 'runtime',
-  // Pod checkpoint/restore (KEP-5823): runtime-svc answers UNIMPLEMENTED until it lands.
+  // Pod checkpoint/restore (KEP-5823).
   CheckpointPod: 'runtime',
   RestorePod: 'runtime',
   RuntimeConfig: 'runtime',

@@ -103,6 +103,8 @@ export const SCHEMA = {
       log_size_max: num(-1, 'Largest size in bytes of a container log file, as CRI-O\'s key: when the next record would pass it the monitor starts the file over (a new file renamed into place), so it never grows past the limit. Negative: no limit; else at least 8192.', { check: logSizeMax }),
       shm_size: str('65536k', 'Size of each pod\'s private /dev/shm tmpfs (containers.conf\'s key; CRI-O\'s 64 MiB default): bytes, or with a k, m or g suffix (binary units).', { check: sizeProblem }),
       cdi_spec_dirs: list(['/etc/cdi', '/var/run/cdi'], 'Directories of Container Device Interface specs (`*.json`, `*.yaml`) for CreateContainer\'s CDI_devices and `cdi.k8s.io/` annotations, as CRI-O and containerd name the key; read on every create that asks for a device; a later directory wins over an earlier one for the same device.', { check: absoluteList }),
+      criu_path: str('', 'CRIU program for checkpoint/restore; empty means the build setup installs in /usr/local/lib/crius/criu when present, else criu from PATH.'),
+      checkpoint_timeout: num(300, 'Seconds a checkpoint or restore may take when the request sets no timeout and no deadline.', { min: 1, max: 3600 }),
     },
     tables: {
       handlers: {

@@ -24,6 +24,7 @@ import { prepareMountSources } from './mount-sources.js';
 import { targetPidPath } from './target.js';
 import { pidStartTime } from './proc.js';
 import { ContainerEventType, publishEvent } from '../events.js';
+import { isCheckpointPath, prepareRestore, type RestorePlan } from './restore.js';
 
 export async function createContainer(rt: Runtime, req: CreateContainerRequest, ctx: HandlerContext): Promise<string> {
   await rt.reconciled;
@@ -43,7 +44,10 @@ export async function createContainer(rt: Runtime, req: CreateContainerRequest, 
     const cleanup = new CleanupStack(ctx.log);
     cleanup.push('release name', async () => rt.containers.releaseName(name, id));
     try {
-      const record = await build(rt, { id, name, sb, cfg }, cleanup, ctx);
+      // A checkpoint archive as the image: create from its image, restore at start.
+      const restore = isCheckpointPath(cfg.image!.image) ? await prepareRestore(rt, cfg, ctx) : undefined;
+      if (restore) cleanup.push('remove unpacked checkpoint', () => restore.discard());
+      const record = await build(rt, { id, name, sb, cfg: restore?.cfg ?? cfg, restore }, cleanup, ctx);
       await rt.containers.put(record);
       cleanup.commit();
       publishEvent(rt, ContainerEventType.CONTAINER_CREATED_EVENT, record.id, record.sandboxId);
@@ -61,6 +65,7 @@ interface Plan {
   name: string;
   sb: SandboxRecord;
   cfg: ContainerConfig;
+  restore?: RestorePlan;
 }
 
 async function build(rt: Runtime, p: Plan, cleanup: CleanupStack, ctx: HandlerContext): Promise<ContainerRecord> {
@@ -71,6 +76,7 @@ async function build(rt: Runtime, p: Plan, cleanup: CleanupStack, ctx: HandlerCo
   // friends are mounted on it), so storage always gives a writable overlay.
   const { rootfsPath } = await bus.call('storage', 'CreateRootfs', CreateRootfsRequest, CreateRootfsResponse, { containerId: p.id, diffIds: image.diffIds, readOnly: false }, call);
   cleanup.push('remove rootfs', () => bus.call('storage', 'RemoveRootfs', RootfsRequest, RemoveRootfsResponse, { containerId: p.id }));
+  await p.restore?.applyRootfs(rootfsPath);
 
   const bundle = rt.bundleDir(p.id);
   await mkdir(bundle, { recursive: true, mode: 0o700 });
@@ -125,7 +131,8 @@ async function build(rt: Runtime, p: Plan, cleanup: CleanupStack, ctx: HandlerCo
   const oci = rt.ociRuntime(p.sb.runtimeHandler);
   cleanup.push('delete from runtime', () => oci.delete(p.id));
   cleanup.push('remove conmon cgroup', () => removeCgroup(p.sb.cgroupParent, `crius-conmon-${p.id}`));
-  const started = await startConmon({
+  // A restored container's monitor starts at StartContainer (container/restore-start.ts).
+  const started = p.restore ? { pid: 0 } : await startConmon({
     conmon: rt.conmonPath,
     id: p.id,
     shortId: p.id.slice(0, 12),
@@ -160,7 +167,7 @@ async function build(rt: Runtime, p: Plan, cleanup: CleanupStack, ctx: HandlerCo
     reason: '',
     message: '',
     pid: started.pid,
-    pidStartTime: await pidStartTime(started.pid),
+    pidStartTime: p.restore ? '' : await pidStartTime(started.pid),
     logPath,
     bundle,
     rootfs: rootfsPath,
@@ -168,5 +175,6 @@ async function build(rt: Runtime, p: Plan, cleanup: CleanupStack, ctx: HandlerCo
     stopSignal,
     user: { uid: spec.process.user.uid, gid: spec.process.user.gid, additionalGids: spec.process.user.additionalGids ?? [] },
     resources: p.cfg.linux?.resources ? Buffer.from(LinuxContainerResources.encode(p.cfg.linux.resources).finish()).toString('base64') : undefined,
+    ...(p.restore ? { restore: p.restore.record } : {}),
   };
 }

@@ -15,6 +15,8 @@ import type { ContainerRecord } from '../store/records.js';
 import { containerStopSignal } from '../views.js';
 import { exitReason, readExit } from './exits.js';
 import { ContainerEventType, publishEvent } from '../events.js';
+import { discardRestoreImages, stopUnrestored } from './restore.js';
+import { startRestored } from './restore-start.js';
 
 const nowNs = () => (BigInt(Date.now()) * 1_000_000n).toString();
 
@@ -34,11 +36,12 @@ export async function refreshExit(rt: Runtime, rec: ContainerRecord): Promise<Co
   return next;
 }
 
-export async function startContainer(rt: Runtime, id: string): Promise<void> {
+export async function startContainer(rt: Runtime, id: string, ctx?: HandlerContext): Promise<void> {
   const found = rt.containers.get(id);
   await rt.locks.run(found.id, async () => {
     const rec = await refreshExit(rt, rt.containers.get(found.id));
     canStart(rec);
+    if (rec.restore) return startRestored(rt, { ...rec, restore: rec.restore }, ctx);
     // Taken before the process can run: a command that ends at once must not
     // finish (conmon's exit time) before it started.
     const startedAt = nowNs();
@@ -73,6 +76,7 @@ export async function stopContainer(rt: Runtime, id: string, timeoutSeconds: num
   await rt.locks.run(found.id, async () => {
     let rec = await refreshExit(rt, rt.containers.get(found.id));
     if (!needsStop(rec.state)) return;
+    if (rec.restore) return void (await stopUnrestored(rt, rec));
     const oci = rt.ociRuntime(rec.runtimeHandler);
     const alive = (await oci.state(rec.id))?.status;
     if (alive === 'running' || alive === 'created' || alive === 'paused') {
@@ -104,6 +108,7 @@ export async function removeContainer(rt: Runtime, id: string, ctx: HandlerConte
     const sb = rt.sandboxes.find(rec.sandboxId);
     if (sb) await removeCgroup(sb.cgroupParent, `crius-conmon-${rec.id}`);
     await rm(rec.bundle, { recursive: true, force: true });
+    await discardRestoreImages(rt, rec.restore);
     await rm(path.join(rt.exitDir, rec.id), { force: true });
     await rt.containers.remove(rec.id);
     publishEvent(rt, ContainerEventType.CONTAINER_DELETED_EVENT, rec.id, rec.sandboxId);

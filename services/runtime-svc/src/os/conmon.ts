@@ -25,6 +25,10 @@ export interface ConmonLaunch {
   stdinOnce: boolean;
   /** [runtime] log_size_max: bytes; not positive = no limit. */
   logSizeMax?: number;
+  /** Restore from the CRIU images in this directory instead of creating (`runtime restore`). */
+  restore?: string;
+  /** Options after the restore subcommand's own (e.g. --file-locks). */
+  runtimeOpts?: string[];
   /** Called with conmon's PID before it may run the runtime (cgroup placement). */
   place?: (conmonPid: number) => Promise<void>;
   timeoutMs?: number;
@@ -57,6 +61,8 @@ export function conmonArgs(l: ConmonLaunch): string[] {
   if (l.stdin) args.push('-i');
   if (l.stdin && !l.stdinOnce) args.push('--leave-stdin-open');
   if (l.logSizeMax !== undefined && l.logSizeMax > 0) args.push('--log-size-max', String(l.logSizeMax));
+  if (l.restore) args.push('--restore', l.restore);
+  for (const o of l.runtimeOpts ?? []) args.push('--runtime-opt', o);
   return args;
 }
 

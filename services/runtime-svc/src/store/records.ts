@@ -73,4 +73,12 @@ export interface ContainerRecord {
    * (Absent in older records: the create's, from config.)
    */
   resources?: string;
+  /**
+   * A container created from a checkpoint archive and not started yet:
+   * StartContainer restores the processes from these CRIU images instead of
+   * starting the image's command (container/restore.ts).
+   */
+  restore?: { imagesDir: string; archive: string };
+  /** The checkpoint archive a restored container came from, and when the restore ran (ns). */
+  restoredFrom?: { archive: string; at: string };
 }

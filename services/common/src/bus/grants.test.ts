@@ -108,8 +108,8 @@ describe('what the table grants (ARCHITECTURE.md, issue 17)', () => {
     for (const s of SERVICES) expect(mayCall('gateway', s, 'Health')).toBe(true);
   });
 
-  it('keeps image-svc to unpacking and collecting layers: no rootfs calls, nothing of runtime-svc', () => {
-    expect(granted('image').sort()).toEqual(['storage.EnsureLayers', 'storage.GcLayers']);
+  it('keeps image-svc to unpacking, collecting and counting layers: no rootfs calls, nothing of runtime-svc', () => {
+    expect(granted('image').sort()).toEqual(['storage.EnsureLayers', 'storage.GcLayers', 'storage.ImageFsUsage']);
   });
 
   it('keeps monitor-svc to what it asks runtime-svc and storage-svc', () => {

@@ -61,20 +61,21 @@ export const GRANTS: Record<BusUser, BusGrants> = {
     publishes: [],
     reads: ['container'],
   },
-  // Hands downloaded layers to storage-svc and collects those no image needs.
+  // Hands downloaded layers to storage-svc, collects those no image needs, and
+  // asks for the filesystem usage ImageFsInfo reports (storage-svc counts it).
   // Not CreateRootfs, RemoveRootfs or ReconcileRootfs: it cannot touch a container.
   image: {
-    calls: { storage: ['EnsureLayers', 'GcLayers'] },
+    calls: { storage: ['EnsureLayers', 'GcLayers', 'ImageFsUsage'] },
     publishes: ['image', 'pull'],
     reads: [],
   },
   storage: { calls: {}, publishes: [], reads: [] },
   // Container create (image config, rootfs), pod network set-up and tear-down,
-  // and reconciling both at start.
+  // reconciling both at start, and finding a checkpointed container's rootfs.
   runtime: {
     calls: {
       image: ['ImageConfig'],
-      storage: ['CreateRootfs', 'RemoveRootfs', 'ReconcileRootfs'],
+      storage: ['CreateRootfs', 'RemoveRootfs', 'ReconcileRootfs', 'RootfsInfo'],
       network: ['SetUpPod', 'TearDownPod', 'ReconcileNetwork'],
     },
     publishes: ['container'],

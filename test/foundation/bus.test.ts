@@ -32,7 +32,7 @@ let gateway: BusClient;
 const seen: HandlerContext[] = [];
 const log = createLogger('bus-test', 'silent');
 
-const TEST_METHODS = ['Echo', 'Missing', 'Crash', 'Slow', 'Three', 'Nothing', 'EmptyItem', 'BreaksAtTwo', 'Many', 'NotYet'];
+const TEST_METHODS = ['Echo', 'Missing', 'Crash', 'Slow', 'Three', 'Nothing', 'EmptyItem', 'BreaksAtTwo', 'Many', 'NotYet', 'Multiline', 'MultilineStream'];
 const TEST_GRANTS: Record<BusUser, BusGrants> = {
   ...GRANTS,
   gateway: { ...GRANTS.gateway, calls: { ...GRANTS.gateway.calls, runtime: [...(GRANTS.gateway.calls.runtime ?? []), ...TEST_METHODS], storage: [...(GRANTS.gateway.calls.storage ?? []), 'Anything'] } },
